@@ -1,0 +1,1 @@
+"""Corpus: catalogue files, their manifest, and parsing them into cases."""

@@ -1,0 +1,102 @@
+"""Municipalities, contact persons and money figures found in a case's clean text."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from importlib import resources
+
+from .models import Contact
+
+# Names that are also ordinary Danish words ("vejen" = the road): only with "Kommune".
+_AMBIGUOUS = {"Vejen", "Greve", "Odder", "Skive", "Læsø", "Samsø", "Stevns"}
+_ROLE_SUFFIXES = (
+    "leder", "chef", "direktør", "konsulent", "koordinator", "ansvarlig", "medarbejder",
+    "specialist", "rådgiver", "partner", "formand", "sekretær", "fuldmægtig", "projektleder",
+)
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}", re.I)
+_AMOUNT = re.compile(
+    r"(?:\d[\d.,]*\s*(?:mio\.?|mia\.?|millioner|milliarder|mill\.)?\s*kr\b\.?|kr\.\s*\d[\d.,]*(?:\s*(?:mio|mia)\.?)?)",
+    re.I,
+)
+
+
+@lru_cache
+def _municipalities() -> tuple[dict[str, str], re.Pattern]:
+    names: dict[str, str] = {}
+    for line in resources.files("casefinder.data").joinpath("kommuner.txt").read_text("utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, _, normalised = line.partition("|")
+        names[name] = normalised or f"{name} Kommune"
+    plain = [n for n in names if n not in _AMBIGUOUS]
+    strict = [n for n in names if n in _AMBIGUOUS]
+    alternatives = sorted(plain, key=len, reverse=True)
+    pattern = (
+        r"(?<![\w@.-])(?:(?P<plain>" + "|".join(map(re.escape, alternatives)) + r")s?"
+        r"|(?P<strict>" + "|".join(map(re.escape, strict)) + r")s?(?=\s+[Kk]ommune))(?![\w@-])"
+    )
+    # "Københavns" is the genitive of "København"; accept both spellings.
+    names["Københavns"] = names["København"]
+    return names, re.compile(pattern.replace("København", "Københavns?"))
+
+
+def find_municipalities(text: str) -> list[str]:
+    """Normalised municipality names in order of first mention."""
+    names, pattern = _municipalities()
+    found: list[str] = []
+    for m in pattern.finditer(text):
+        name = m.group("plain") or m.group("strict")
+        normalised = names.get(name) or names.get(name.rstrip("s"))
+        if normalised and normalised not in found:
+            found.append(normalised)
+    return found
+
+
+def normalise_municipality(value: str) -> str:
+    """ "København Kommune" -> "Københavns Kommune"; "Esbjerg" -> "Esbjerg Kommune"."""
+    found = find_municipalities(value)
+    if found:
+        return ", ".join(found)
+    value = value.strip(" .,:;")
+    return value[:1].upper() + value[1:]
+
+
+def _person_name(before: str) -> str:
+    words = re.findall(r"[A-ZÆØÅ][\w.'-]*", before)
+    run: list[str] = []
+    for word in reversed(before.split()):
+        if word[:1].isupper() and word in words:
+            run.insert(0, word.strip(",."))
+        else:
+            break
+    while run and run[0].lower().endswith(_ROLE_SUFFIXES):
+        run.pop(0)
+    while run and run[-1].lower().endswith(_ROLE_SUFFIXES):
+        run.pop()
+    return " ".join(run[-4:])
+
+
+def find_contacts(text: str) -> list[Contact]:
+    contacts: list[Contact] = []
+    seen: set[str] = set()
+    for m in _EMAIL.finditer(text):
+        email = m.group(0).rstrip(".")
+        if email.lower() in seen:
+            continue
+        seen.add(email.lower())
+        window = text[max(0, m.start() - 250) : m.start()]
+        intro = list(re.finditer(r"Kontakt(?:person)?\s*:?\s*", window))
+        context = window[intro[-1].end() :] if intro else window.splitlines()[-1] if window.strip() else ""
+        line = re.split(r"[(\n]|,\s*(?=[a-zæøå\w.-]+@)", context.strip())[0]
+        name = _person_name(line.split(",")[0])
+        label = re.sub(r"\s+", " ", (context + email)).strip(" (")
+        contacts.append(Contact(name=name, email=email, text=label[:200]))
+    return contacts
+
+
+def find_money(text: str, limit: int = 6) -> list[str]:
+    """Sentences that state amounts of money, most specific first in document order."""
+    sentences = re.split(r"(?<=[.!?])\s+(?=[A-ZÆØÅ0-9])|\n\n", text)
+    hits = [re.sub(r"\s+", " ", s).strip() for s in sentences if _AMOUNT.search(s)]
+    return [h if len(h) <= 240 else h[:237] + "…" for h in hits[:limit]]

@@ -1,0 +1,113 @@
+"""What parsing produces: documents and the cases (units) found in them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .cleaning import CleanText
+
+UNIT_KINDS = ("case", "proposal", "section")
+
+
+@dataclass
+class Document:
+    id: str
+    path: Path
+    title: str
+    publisher: str
+    year: int | None
+    kind: str
+    source: str
+    sha256: str
+    raw: str
+    layout: str = ""
+    clean: CleanText | None = None
+    pages: list[tuple[int, int]] = field(default_factory=list)  # (raw start, page number)
+
+    def page_at(self, offset: int) -> int | None:
+        page = None
+        for start, number in self.pages:
+            if start > offset:
+                break
+            page = number
+        return page
+
+
+@dataclass
+class Heading:
+    title: str
+    start: int
+    end: int
+    level: int = 2
+
+
+@dataclass
+class Contact:
+    name: str
+    email: str | None
+    text: str
+
+
+@dataclass
+class Draft:
+    """A unit as a layout parser sees it: where it is and what the layout says of it."""
+
+    start: int
+    end: int
+    kind: str
+    title: str
+    area: str | None = None
+    efficiency_type: str | None = None
+    municipality: str | None = None  # stated explicitly by the layout ("Kommune: …", title prefix)
+    headings: list[Heading] = field(default_factory=list)
+
+
+@dataclass
+class Case:
+    id: str
+    catalogue: str
+    kind: str
+    title: str
+    municipality: str
+    municipalities: list[str]
+    area: str | None
+    efficiency_type: str | None
+    contacts: list[Contact]
+    money: list[str]
+    page: int | None
+    headings: list[Heading]
+    start: int
+    end: int
+    sha256: str
+    clean: CleanText
+    duplicates: list[tuple[int, int]] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return self.clean.text
+
+    def summary(self) -> dict:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "municipality": self.municipality,
+            "catalogue": self.catalogue,
+            "sha256": self.sha256,
+            "start": self.start,
+            "end": self.end,
+        }
+
+    def to_dict(self) -> dict:
+        return {
+            **self.summary(),
+            "kind": self.kind,
+            "municipalities": self.municipalities,
+            "area": self.area,
+            "efficiency_type": self.efficiency_type,
+            "page": self.page,
+            "contacts": [vars(c) for c in self.contacts],
+            "money": self.money,
+            "headings": [vars(h) for h in self.headings],
+            "duplicates": [{"start": s, "end": e} for s, e in self.duplicates],
+        }

@@ -1,0 +1,179 @@
+"""Corpus folder -> documents -> cases, with exact raw offsets."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import logging
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import layouts
+from .cleaning import CleanText, drop, normalise, squash
+from .entities import find_contacts, find_money, find_municipalities, normalise_municipality
+from .models import Case, Document, Draft
+from .text_tools import fold
+
+log = logging.getLogger(__name__)
+
+CORPUS_SUFFIXES = (".txt", ".md")
+MANIFEST_NAME = "catalogues.toml"
+# Link annotations left by PDF-to-text conversion ("mailto:x@y.dk" lines).
+_SHEET_DEBRIS = [r"^mailto:\S*[ \t]*$"]
+
+
+class CorpusError(ValueError):
+    """A corpus file that cannot be read; the message names the file."""
+
+
+@dataclass
+class Corpus:
+    documents: list[Document]
+    cases: list[Case]
+    warnings: list[str] = field(default_factory=list)
+
+    def document(self, doc_id: str) -> Document | None:
+        return next((d for d in self.documents if d.id == doc_id), None)
+
+    def case(self, case_id: str) -> Case | None:
+        return self._by_id.get(case_id)
+
+    def __post_init__(self) -> None:
+        self._by_id = {c.id: c for c in self.cases}
+
+
+def read_manifest(corpus_dir: Path) -> dict[str, dict]:
+    path = corpus_dir / MANIFEST_NAME
+    if not path.exists():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise CorpusError(f"{path}: manifestet kan ikke læses: {exc}") from exc
+    return {entry["file"]: entry for entry in data.get("catalogue", [])}
+
+
+def corpus_files(corpus_dir: Path) -> list[Path]:
+    if not corpus_dir.is_dir():
+        raise CorpusError(f"{corpus_dir}: korpusmappen findes ikke")
+    return sorted(p for p in corpus_dir.iterdir() if p.suffix.lower() in CORPUS_SUFFIXES and p.is_file())
+
+
+def read_document(path: Path, entry: dict | None) -> Document:
+    data = path.read_bytes()
+    if not data.strip():
+        raise CorpusError(f"{path.name}: filen er tom")
+    try:
+        raw = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CorpusError(f"{path.name}: filen er ikke UTF-8 (byte {exc.start})") from exc
+    # Offsets are into the text read with newline="" (no newline translation), which
+    # is exactly what bytes.decode gives.
+    entry = entry or {}
+    first_line = next((l.strip("# ").strip() for l in raw.splitlines() if l.strip()), path.stem)
+    return Document(
+        id=entry.get("id", path.stem),
+        path=path,
+        title=entry.get("title", first_line[:120]),
+        publisher=entry.get("publisher", ""),
+        year=entry.get("year"),
+        kind=entry.get("kind", ""),
+        source=entry.get("source", ""),
+        sha256=hashlib.sha256(data).hexdigest(),
+        raw=raw,
+    )
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", fold(text)).strip("-")[:60].rstrip("-")
+
+
+def _display_municipality(explicit: str | None, mentioned: list[str]) -> str:
+    if explicit:
+        return explicit
+    if len(mentioned) > 2:
+        return f"{mentioned[0]}, {mentioned[1]} m.fl."
+    return ", ".join(mentioned)
+
+
+def _printed_before(draft: Draft, text: str, seen: dict[str, list[Case]]) -> Case | None:
+    """The earlier case with the same title and (nearly) the same text, if any."""
+    for case in seen.get(fold(squash(draft.title)), []):
+        if difflib.SequenceMatcher(None, case.text, text, autojunk=False).quick_ratio() > 0.95:
+            return case
+    return None
+
+
+def parse_document(doc: Document) -> tuple[list[Case], str | None]:
+    doc.layout = layouts.detect(doc.raw)
+    layout = layouts.PARSERS[doc.layout](doc.raw)
+    drafts = layouts.finish(doc.raw, layout.drafts)
+    if not drafts:  # nothing recognised: the whole file is one unit
+        drafts = [Draft(0, len(doc.raw), "section", doc.title)]
+    doc.pages = layout.pages
+    ct = CleanText.identity(doc.raw).without(layout.debris)
+    if doc.layout == "case-sheets":
+        ct = drop(ct, _SHEET_DEBRIS)
+    doc.clean = normalise(ct)
+
+    cases: list[Case] = []
+    seen_text: dict[str, list[Case]] = {}
+    used_ids: set[str] = set()
+    for d in drafts:
+        clean = doc.clean.slice(d.start, d.end)
+        if not clean.text.strip():
+            continue
+        original = _printed_before(d, clean.text, seen_text)
+        if original:  # a case printed twice: keep the first, remember where the copy is
+            original.duplicates.append((d.start, d.end))
+            continue
+        explicit = normalise_municipality(d.municipality) if d.municipality else None
+        mentioned = find_municipalities(d.title + "\n" + clean.text)
+        if explicit:
+            mentioned = [m for m in find_municipalities(explicit)] + [m for m in mentioned if m not in explicit]
+        title = squash(d.title)
+        base = f"{doc.id}-{_slug(title) or d.kind}"
+        case_id, n = base, 2
+        while case_id in used_ids:
+            case_id, n = f"{base}-{n}", n + 1
+        used_ids.add(case_id)
+        case = Case(
+            id=case_id,
+            catalogue=doc.id,
+            kind=d.kind,
+            title=title,
+            municipality=_display_municipality(explicit, mentioned),
+            municipalities=mentioned or ([explicit] if explicit else []),
+            area=d.area,
+            efficiency_type=d.efficiency_type,
+            contacts=find_contacts(clean.text),
+            money=find_money(clean.text),
+            page=doc.page_at(d.start),
+            headings=d.headings,
+            start=d.start,
+            end=d.end,
+            sha256=doc.sha256,
+            clean=clean,
+        )
+        seen_text.setdefault(fold(case.title), []).append(case)
+        cases.append(case)
+    return cases, layout.warning
+
+
+def load_corpus(corpus_dir: Path) -> Corpus:
+    manifest = read_manifest(corpus_dir)
+    documents, cases, warnings = [], [], []
+    for path in corpus_files(corpus_dir):
+        doc = read_document(path, manifest.get(path.name))
+        if path.name not in manifest:
+            warnings.append(f"{path.name}: ikke i {MANIFEST_NAME}; id '{doc.id}' og titel taget fra filen")
+        doc_cases, warning = parse_document(doc)
+        if warning:
+            warnings.append(f"{path.name}: {warning}")
+        documents.append(doc)
+        cases.extend(doc_cases)
+    for w in warnings:
+        log.warning(w)
+    return Corpus(documents, cases, warnings)
