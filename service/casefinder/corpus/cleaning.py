@@ -82,12 +82,6 @@ class CleanText:
         return CleanText(self.text[a:b], self.offsets[a:b])
 
 
-def drop(ct: CleanText, patterns: Iterable[str], flags: int = re.M) -> CleanText:
-    for pattern in patterns:
-        ct = ct.sub(pattern, "", flags)
-    return ct
-
-
 def normalise(ct: CleanText) -> CleanText:
     """The cleaning every layout shares: hyphenation, markup debris, whitespace."""
     # HTML tags and markdown emphasis / heading markers / table pipes.

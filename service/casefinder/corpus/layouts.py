@@ -301,6 +301,8 @@ def parse_transcript(raw: str) -> Layout:
 
 # --------------------------------------------------------------------------- case sheets
 
+_FOOTER = re.compile(r"^[ \t]*\S.{0,60}?[ \t]+Side \d+ af \d+[ \t]*$", re.M)  # "B17-katalog  Side 39 af 198"
+_MAILTO = re.compile(r"^mailto:\S*[ \t]*$", re.M)  # link annotations left by PDF-to-text
 _OM_CASEN = re.compile(r"^[ \t]*Om casen:?[ \t]*$", re.M)
 _FIELD = re.compile(r"^[ \t]*(Kommune|Kontaktperson|Kontaktpersoner)\s*:\s*(.*?)\s*$")
 _SHEET_SUBHEADINGS = re.compile(
@@ -309,10 +311,12 @@ _SHEET_SUBHEADINGS = re.compile(
 
 
 def _lines(raw: str, start: int, end: int) -> list[tuple[int, int, str]]:
+    """Lines with raw offsets; link annotations and page footers read as blank lines."""
     out = []
     pos = start
     for line in raw[start:end].split("\n"):
-        out.append((pos, pos + len(line), line))
+        debris = _MAILTO.match(line) or _FOOTER.match(line)
+        out.append((pos, pos + len(line), "" if debris else line))
         pos += len(line) + 1
     return out
 
@@ -341,7 +345,7 @@ def parse_case_sheets(raw: str) -> Layout:
         pos = m.end()
         block_end = pos
         for s, e, line in _lines(raw, pos + 1, min(len(raw), pos + 800))[:8]:
-            if not line.strip() or line.startswith("mailto:"):
+            if not line.strip():
                 if block_end > pos:
                     break
                 continue
@@ -371,9 +375,9 @@ def parse_case_sheets(raw: str) -> Layout:
         title_line = None
         for k, (s, e, line) in enumerate(lines):
             text = line.strip()
-            if not text or text.startswith("mailto:"):
+            if not text:
                 continue
-            prev_blank = k == 0 or not lines[k - 1][2].strip() or lines[k - 1][2].startswith("mailto:")
+            prev_blank = k == 0 or not lines[k - 1][2].strip()
             next_blank = k + 1 >= len(lines) or not lines[k + 1][2].strip()
             if vocabulary_line(text):
                 continue
@@ -396,7 +400,7 @@ def parse_case_sheets(raw: str) -> Layout:
                 intro_end = headings[0][0]
         else:
             start = next(
-                (s for s, e, line in lines if line.strip() and not line.startswith("mailto:") and not vocabulary_line(line)),
+                (s for s, e, line in lines if line.strip() and not vocabulary_line(line)),
                 prev_end,
             )
             start += len(raw[start:om_start]) - len(raw[start:om_start].lstrip())
@@ -422,11 +426,12 @@ def parse_case_sheets(raw: str) -> Layout:
 
     # The introduction before the first case: sections at standalone heading lines.
     sections = _standalone_sections(raw, 0, intro_end) if intro_end else []
-    return Layout("case-sheets", sections + drafts)
+    debris = [(m.start(), m.end()) for rx in (_FOOTER, _MAILTO) for m in rx.finditer(raw)]
+    return Layout("case-sheets", sections + drafts, debris=debris)
 
 
 def _standalone_sections(raw: str, start: int, end: int) -> list[Draft]:
-    lines = [(s, e, "" if line.startswith("mailto:") else line) for s, e, line in _lines(raw, start, end)]
+    lines = _lines(raw, start, end)
     heads = []
     for k, (s, e, line) in enumerate(lines):
         text = line.strip()
@@ -434,7 +439,7 @@ def _standalone_sections(raw: str, start: int, end: int) -> list[Draft]:
         next_blank = k + 1 >= len(lines) or not lines[k + 1][2].strip()
         if (
             text and prev_blank and next_blank and len(text) <= 80 and text[:1].isupper()
-            and not text.endswith((".", ",", ";")) and not text.startswith("mailto:")
+            and not text.endswith((".", ",", ";"))
         ):
             heads.append((s + len(line) - len(line.lstrip()), text))
     if not heads or heads[0][0] > start + 200:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import layouts
-from .cleaning import CleanText, drop, normalise, squash
+from .cleaning import CleanText, normalise, squash
 from .entities import find_contacts, find_money, find_municipalities, normalise_municipality
 from .models import Case, Document, Draft
 from .text_tools import fold
@@ -20,8 +20,6 @@ log = logging.getLogger(__name__)
 
 CORPUS_SUFFIXES = (".txt", ".md")
 MANIFEST_NAME = "catalogues.toml"
-# Link annotations left by PDF-to-text conversion ("mailto:x@y.dk" lines).
-_SHEET_DEBRIS = [r"^mailto:\S*[ \t]*$"]
 
 
 class CorpusError(ValueError):
@@ -113,10 +111,7 @@ def parse_document(doc: Document) -> tuple[list[Case], str | None]:
     if not drafts:  # nothing recognised: the whole file is one unit
         drafts = [Draft(0, len(doc.raw), "section", doc.title)]
     doc.pages = layout.pages
-    ct = CleanText.identity(doc.raw).without(layout.debris)
-    if doc.layout == "case-sheets":
-        ct = drop(ct, _SHEET_DEBRIS)
-    doc.clean = normalise(ct)
+    doc.clean = normalise(CleanText.identity(doc.raw).without(layout.debris))
 
     cases: list[Case] = []
     seen_text: dict[str, list[Case]] = {}

@@ -61,7 +61,7 @@ class Recaser:
         # Sentence case: first letter, and first letter after a colon.
         out = re.sub(r"(^|:\s+)(\w)", lambda m: m.group(1) + m.group(2).upper(), out)
         # "Odense kommune" -> "Odense Kommune" when it names a municipality.
-        return re.sub(r"(?<=[A-ZÆØÅ][\wæøå-]) kommune\b", " Kommune", out)
+        return re.sub(r"\b([A-ZÆØÅ][\wæøå-]*) kommune\b", r"\1 Kommune", out)
 
 
 def repair_with_toc(heading: str, toc_entries: list[str]) -> str:

@@ -1,0 +1,1 @@
+"""Index: chunking, embeddings, BM25 and FAISS, persisted under index/."""

@@ -1,0 +1,85 @@
+"""Danish analyzer for BM25: stop words, Snowball stemming, æøå folding, decompounding."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from functools import lru_cache
+from importlib import resources
+from typing import Iterable
+
+import Stemmer
+
+from ..corpus.text_tools import fold
+
+_TOKEN = re.compile(r"[0-9a-zæøåéü]+", re.I)
+MIN_PART = 4  # shortest compound part we trust ("medicin|udlevering", not "af|tale")
+
+
+@lru_cache
+def stop_words() -> frozenset[str]:
+    text = resources.files("casefinder.data").joinpath("stopwords_da.txt").read_text("utf-8")
+    return frozenset(fold(w) for w in text.split())
+
+
+@lru_cache
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("danish")
+
+
+def stem(word: str) -> str:
+    """Stem, then fold: "ældre" and "aeldre" both become "aeldr"."""
+    return fold(_stemmer().stemWord(word.lower()))
+
+
+def words(text: str) -> list[str]:
+    return [w.lower() for w in _TOKEN.findall(text)]
+
+
+def learn_vocabulary(texts: Iterable[str], min_count: int = 2) -> list[str]:
+    """Folded words frequent enough in the corpus to count as compound parts."""
+    counts = Counter(fold(w) for t in texts for w in words(t))
+    return sorted(w for w, n in counts.items() if n >= min_count and len(w) >= MIN_PART and not w.isdigit())
+
+
+class Analyzer:
+    """text -> BM25 tokens. Compounds whose parts are corpus words also yield the parts."""
+
+    def __init__(self, vocabulary: Iterable[str] = ()):
+        self.vocabulary = frozenset(vocabulary)
+        self._split_cache: dict[str, tuple[str, ...]] = {}
+
+    def split_compound(self, folded: str) -> tuple[str, ...]:
+        """"medicinudlevering" -> ("medicin", "udlevering"); () when no split is known."""
+        if folded in self._split_cache:
+            return self._split_cache[folded]
+        best: tuple[str, ...] = ()
+        best_score = 0
+        for i in range(MIN_PART, len(folded) - MIN_PART + 1):
+            left, right = folded[:i], folded[i:]
+            # Danish linking letters: "arbejds|rettet", "børne|område".
+            if left not in self.vocabulary and not (
+                left[-1] in "se" and left[:-1] in self.vocabulary and len(left) > MIN_PART
+            ):
+                continue
+            right_parts = (right,) if right in self.vocabulary else self.split_compound(right)
+            if not right_parts:
+                continue
+            score = min(len(left), len(right))
+            if score > best_score:
+                base = left if left in self.vocabulary else left[:-1]
+                best, best_score = (base, *right_parts), score
+        self._split_cache[folded] = best
+        return best
+
+    def __call__(self, text: str) -> list[str]:
+        tokens: list[str] = []
+        stops = stop_words()
+        for word in words(text):
+            folded = fold(word)
+            if folded in stops or len(folded) < 2:
+                continue
+            tokens.append(stem(word))
+            if len(folded) >= 2 * MIN_PART + 1:
+                tokens.extend(stem(part) for part in self.split_compound(folded))
+        return tokens

@@ -1,0 +1,1 @@
+"""Search: hybrid retrieval, per-case ranking, highlighting, the no-match judgement."""
