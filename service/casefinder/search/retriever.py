@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from importlib import resources
 from dataclasses import dataclass, field
 
@@ -67,9 +69,20 @@ class Retriever:
         self.embedder = embedder
         self.settings = settings
         self.background = embedder.embed_passages(background_texts())
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
 
     def embed_query(self, query: str) -> np.ndarray:
-        return self.embedder.embed_queries([query])[0]
+        """Query vector, from a small LRU cache; the model is called by one thread at a time."""
+        with self._lock:
+            if query in self._cache:
+                self._cache.move_to_end(query)
+                return self._cache[query]
+            vec = self.embedder.embed_queries([query])[0]
+            self._cache[query] = vec
+            if len(self._cache) > self.settings.query_cache_size:
+                self._cache.popitem(last=False)
+            return vec
 
     def chunk_scores(self, query: str, mode: str = "hybrid", qvec: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(fused, dense cosine, bm25) for every chunk."""

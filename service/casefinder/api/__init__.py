@@ -1,0 +1,1 @@
+"""HTTP API, catalogue viewer and search page (FastAPI)."""

@@ -1,0 +1,210 @@
+"""FastAPI application: the contract of ../shared/API.md plus the page and the viewer."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import schemas
+from ..config import Settings, get_settings
+from ..engine import BadRequest, Casefinder
+from .page import page_context
+from .viewer import render_document
+
+log = logging.getLogger("casefinder.access")
+HERE = Path(__file__).parent
+
+
+def error_response(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"error": {"code": code, "message": message}})
+
+
+_VALIDATION_MESSAGES = {
+    "json_invalid": "Forespørgslens indhold er ikke gyldig JSON.",
+    "missing": "Feltet '{field}' mangler.",
+    "int_parsing": "Feltet '{field}' skal være et helt tal.",
+    "int_type": "Feltet '{field}' skal være et helt tal.",
+    "string_type": "Feltet '{field}' skal være tekst.",
+    "list_type": "Feltet '{field}' skal være en liste.",
+    "model_attributes_type": "Forespørgslens indhold skal være et JSON-objekt.",
+    "dict_type": "Feltet '{field}' skal være et JSON-objekt.",
+}
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    first = exc.errors()[0] if exc.errors() else {}
+    field = ".".join(str(p) for p in first.get("loc", ())[1:]) or "body"
+    template = _VALIDATION_MESSAGES.get(first.get("type", ""), "Ugyldig forespørgsel: '{field}' har en forkert værdi.")
+    return template.format(field=field)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("casefinder_requests_total", "HTTP requests", ["path", "status"], registry=self.registry)
+        self.latency = Histogram(
+            "casefinder_request_seconds", "Request latency", ["path"], registry=self.registry,
+            buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
+        self.chunks = Gauge("casefinder_index_chunks", "Chunks in the index", registry=self.registry)
+        self.cases = Gauge("casefinder_index_cases", "Cases in the index", registry=self.registry)
+
+
+def get_engine(request: Request) -> Casefinder:
+    return request.app.state.engine
+
+
+Engine = Annotated[Casefinder, Depends(get_engine)]
+
+
+def require_api_key(request: Request, authorization: Annotated[str | None, Header()] = None,
+                    x_api_key: Annotated[str | None, Header()] = None) -> None:
+    key = request.app.state.settings.api_key
+    if not key:
+        return
+    given = x_api_key or (authorization[7:] if authorization and authorization.lower().startswith("bearer ") else None)
+    if not given or not secrets.compare_digest(given, key):
+        raise BadRequest("unauthorized", "Denne handling kræver en gyldig API-nøgle.", status=401)
+
+
+def create_app(settings: Settings | None = None, engine: Casefinder | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if app.state.engine is None:
+            app.state.engine = await run_in_threadpool(Casefinder.load, settings)
+        app.state.metrics.chunks.set(len(app.state.engine.index.chunks))
+        app.state.metrics.cases.set(len(app.state.engine.corpus.cases))
+        yield
+
+    app = FastAPI(
+        title="Casefinder",
+        description="Semantisk søgning og svar i KL's kataloger over kommunale cases.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.metrics = Metrics()
+    templates = Jinja2Templates(directory=HERE / "templates")
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+                           allow_headers=["*"])
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next):
+        started = time.perf_counter()
+        response = await call_next(request)
+        elapsed = time.perf_counter() - started
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        app.state.metrics.requests.labels(path, str(response.status_code)).inc()
+        app.state.metrics.latency.labels(path).observe(elapsed)
+        log.info(json.dumps({
+            "method": request.method, "path": path, "status": response.status_code,
+            "ms": round(elapsed * 1000, 1), "hits": getattr(request.state, "hits", None),
+        }))
+        return response
+
+    @app.exception_handler(BadRequest)
+    async def bad_request(request: Request, exc: BadRequest):
+        return error_response(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        return error_response(422, "invalid_request", _validation_message(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        messages = {404: "Siden findes ikke.", 405: "Metoden er ikke tilladt her."}
+        return error_response(exc.status_code, {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error"),
+                              messages.get(exc.status_code, str(exc.detail)))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):
+        logging.getLogger("casefinder").exception("uventet fejl")
+        return error_response(500, "internal_error", "Der skete en uventet fejl. Prøv igen om lidt.")
+
+    # ------------------------------------------------------------------ API
+
+    @app.get("/api/search", response_model=schemas.SearchResponse, tags=["søgning"])
+    def search_get(
+        request: Request, engine: Engine,
+        q: str | None = None, k: int = 10,
+        municipality: Annotated[list[str], Query()] = [],
+        catalogue: Annotated[list[str], Query()] = [],
+        area: Annotated[list[str], Query()] = [],
+        kind: Annotated[list[str], Query()] = [],
+    ):
+        filters = schemas.Filters(municipality=municipality, catalogue=catalogue, area=area, kind=kind)
+        result = engine.search(q if q is not None else "", k, filters)
+        request.state.hits = len(result.hits)
+        return result
+
+    @app.post("/api/search", response_model=schemas.SearchResponse, tags=["søgning"])
+    def search_post(request: Request, body: schemas.SearchRequest, engine: Engine):
+        result = engine.search(body.q, body.k, body.filters)
+        request.state.hits = len(result.hits)
+        return result
+
+    @app.get("/api/cases/{case_id}", response_model=schemas.CaseDetail, tags=["cases"])
+    def case_detail(case_id: str, engine: Engine):
+        return engine.case_detail(case_id)
+
+    @app.get("/api/documents", response_model=list[schemas.DocumentInfo], tags=["kataloger"])
+    def documents(engine: Engine):
+        return engine.documents()
+
+    @app.get("/healthz", tags=["drift"])
+    def healthz(engine: Engine):
+        return engine.health()
+
+    @app.get("/metrics", tags=["drift"])
+    def metrics():
+        return Response(generate_latest(app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.post("/api/index", tags=["drift"], dependencies=[Depends(require_api_key)])
+    def reindex(request: Request):
+        """Rebuild the index from corpus/ (embeds only what changed) and swap it in."""
+        request.app.state.engine = Casefinder.load(settings, progress=False)
+        return request.app.state.engine.health()
+
+    # ------------------------------------------------------------------ pages
+
+    @app.get("/documents/{doc_id}", response_class=HTMLResponse, include_in_schema=False)
+    def document_page(request: Request, doc_id: str, engine: Engine, start: int | None = None, end: int | None = None):
+        doc = engine.check_document(doc_id)
+        if (start is None) != (end is None) or (start is not None and not 0 <= start < end <= len(doc.raw)):
+            raise BadRequest("invalid_span", f"start og end skal angive et stykke af kataloget (0–{len(doc.raw)}).")
+        cases = [c for c in engine.corpus.cases if c.catalogue == doc.id]
+        body = render_document(doc, cases, start, end)
+        return templates.TemplateResponse(request, "document.html", {"doc": doc, "body": body, "marked": start is not None})
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def search_page(request: Request, engine: Engine):
+        context = page_context(engine, request.query_params)
+        name = "results.html" if request.headers.get("x-partial") else "index.html"
+        return templates.TemplateResponse(request, name, context)
+
+    @app.get("/robots.txt", response_class=PlainTextResponse, include_in_schema=False)
+    def robots():
+        return "User-agent: *\nDisallow: /\n"
+
+    return app

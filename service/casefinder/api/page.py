@@ -1,0 +1,56 @@
+"""What the search page shows for a URL: the whole state lives in the query string."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from starlette.datastructures import QueryParams
+
+from .. import schemas
+from ..engine import BadRequest, Casefinder
+
+FACETS = (("municipality", "Kommune"), ("catalogue", "Katalog"), ("area", "Område"))
+EXAMPLES = (
+    "samarbejde om medicinudlevering",
+    "Hvilke kommuner deler it-drift?",
+    "fælles indkøb på tværs af kommuner",
+    "nedbringe sygefravær",
+    "rehabilitering i ældreplejen",
+)
+
+
+def _url(q: str, selected: dict[str, list[str]]) -> str:
+    pairs = [("q", q)] + [(name, v) for name, values in selected.items() for v in values]
+    return "/?" + urlencode(pairs)
+
+
+def page_context(engine: Casefinder, params: QueryParams) -> dict:
+    q = params.get("q", "")
+    selected = {name: params.getlist(name) for name, _ in FACETS}
+    catalogues = {d.id: d for d in engine.corpus.documents}
+    context: dict = {
+        "q": q, "selected": selected, "examples": EXAMPLES, "catalogues": catalogues,
+        "facet_labels": dict(FACETS), "result": None, "error": None, "facets": [], "chips": [],
+    }
+    if not q.strip():
+        return context
+    try:
+        result = engine.search(q, 10, schemas.Filters(**selected))
+    except BadRequest as exc:
+        context["error"] = exc.message
+        return context
+    context["result"] = result
+    for name, label in FACETS:
+        values = []
+        for value, count in sorted(result.facets.get(name, {}).items(), key=lambda kv: (-kv[1], kv[0]))[:12]:
+            chosen = value in selected[name]
+            toggled = {**selected, name: [v for v in selected[name] if v != value] if chosen else selected[name] + [value]}
+            display = catalogues[value].title.split(".")[0] if name == "catalogue" and value in catalogues else value
+            values.append({"value": value, "label": display, "count": count, "chosen": chosen, "url": _url(q, toggled)})
+        context["facets"].append({"name": name, "label": label, "values": values})
+    for name, label in FACETS:
+        for value in selected[name]:
+            rest = {**selected, name: [v for v in selected[name] if v != value]}
+            display = catalogues[value].title.split(".")[0] if name == "catalogue" and value in catalogues else value
+            context["chips"].append({"label": f"{label}: {display}", "url": _url(q, rest)})
+    return context

@@ -1,0 +1,183 @@
+"""The ``casefinder`` command: index, serve, search, ask, eval, cases."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from .config import get_settings
+
+
+def _print_json(data) -> None:
+    if hasattr(data, "model_dump_json"):
+        print(data.model_dump_json(indent=2))
+    else:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _engine(args):
+    from .engine import Casefinder
+
+    return Casefinder.load(get_settings(), progress=sys.stderr.isatty() or getattr(args, "progress", False))
+
+
+def cmd_index(args) -> int:
+    import resource
+    import time
+
+    from .index.embedders import load_embedder
+    from .index.store import build_index
+
+    settings = get_settings()
+    started = time.perf_counter()
+    index = build_index(settings, load_embedder(settings.model), progress=True)
+    m = index.manifest
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"Indeks bygget i {time.perf_counter() - started:.1f} s: {m['cases']} enheder, {m['chunks']} afsnit, "
+        f"{m['embedded_now']} embeddet nu, model {m['model']}, maks. hukommelse {peak_mb:.0f} MB → {settings.index_dir}"
+    )
+    return 0
+
+
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    from .api.app import create_app
+    from .engine import Casefinder
+
+    settings = get_settings()
+    engine = Casefinder.load(settings, progress=True)  # builds the index first if it is missing
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    uvicorn.run(create_app(settings, engine), host=args.host or settings.host, port=args.port or settings.port,
+                log_level="info", access_log=False)
+    return 0
+
+
+def cmd_search(args) -> int:
+    from .schemas import Filters
+
+    engine = _engine(args)
+    result = engine.search(args.query, args.k, Filters(municipality=args.municipality, catalogue=args.catalogue, area=args.area))
+    if args.json:
+        _print_json(result)
+        return 0
+    if result.no_match:
+        print(f"Ingen cases ser ud til at svare på „{result.query}“. Nærmeste:")
+    for hit in result.hits:
+        print(f"{hit.rank:>2}. {hit.case.title}  [{hit.case.municipality or '—'} · {hit.case.catalogue}]  {hit.score:.3f}")
+        print(f"    {hit.source.url}")
+    return 0
+
+
+def cmd_ask(args) -> int:
+    engine = _engine(args)
+    answer = engine.ask(args.question, args.k)
+    if args.json:
+        _print_json(answer)
+        return 0
+    print(answer.answer)
+    for c in answer.citations:
+        print(f"[{c.n}] {c.case.title} ({c.case.municipality or c.case.catalogue}) {c.source.url}")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from .evaluate import evaluate, format_table, load_queries, summarise
+
+    engine = _engine(args)
+    queries = load_queries(Path(args.file))
+    modes = ["bm25", "dense", "hybrid"] if args.compare else [args.mode]
+    report = {}
+    for mode in modes:
+        outcomes = evaluate(queries, lambda q: engine.retriever.search(q, 10, mode=mode))
+        report[mode] = summarise(outcomes)
+        if not args.json:
+            print(f"== {mode} ({args.file})")
+            print(format_table(report[mode]))
+    if args.json:
+        _print_json(report if args.compare else report[args.mode])
+    return 0
+
+
+def cmd_cases(args) -> int:
+    from .corpus.parse import load_corpus
+
+    corpus = load_corpus(get_settings().corpus_dir)
+    cases = [c for c in corpus.cases if not args.catalogue or c.catalogue == args.catalogue]
+    if args.json:
+        _print_json([c.summary() for c in cases])
+        return 0
+    for doc in corpus.documents:
+        units = [c for c in cases if c.catalogue == doc.id]
+        if not units:
+            continue
+        kinds = {k: sum(c.kind == k for c in units) for k in ("case", "proposal", "section")}
+        print(f"{doc.id} ({doc.layout}): " + ", ".join(f"{n} {k}" for k, n in kinds.items() if n))
+        for c in units:
+            print(f"  {c.kind:<8} {c.start:>7}-{c.end:<7} {c.title[:70]}  [{c.municipality or '—'}]")
+    for w in corpus.warnings:
+        print(f"advarsel: {w}", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="casefinder", description="Søg i KL's kataloger over kommunale cases.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("index", help="(gen)byg indekset fra corpus/ til index/").set_defaults(func=cmd_index)
+
+    p = sub.add_parser("serve", help="API og søgeside; bygger indekset først hvis det mangler")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("search", help="rangerede cases for en søgning")
+    p.add_argument("query")
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--municipality", action="append", default=[])
+    p.add_argument("--catalogue", action="append", default=[])
+    p.add_argument("--area", action="append", default=[])
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("ask", help="et kort svar med kildehenvisninger")
+    p.add_argument("question")
+    p.add_argument("--k", type=int, default=5)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("eval", help="kør en fil med testsøgninger og udskriv målinger")
+    p.add_argument("file")
+    p.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
+    p.add_argument("--compare", action="store_true", help="sammenlign bm25, dense og hybrid")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("cases", help="de fortolkede cases")
+    p.add_argument("--catalogue")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_cases)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .corpus.parse import CorpusError
+    from .engine import BadRequest
+    from .index.embedders import EmbedderError
+    from .index.store import IndexUnavailable
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (BadRequest, CorpusError, EmbedderError, IndexUnavailable, OSError, ValueError) as exc:
+        print(f"fejl: {getattr(exc, 'message', None) or exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

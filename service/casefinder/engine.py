@@ -1,0 +1,156 @@
+"""The core that the HTTP API, the command line and the web page share.
+
+It owns the loaded index, the retriever and the answerer, validates input (with
+messages a person understands, in Danish) and returns the typed models of
+``schemas``.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+from . import schemas
+from .config import Settings
+from .corpus.models import Case, Document
+from .index.embedders import Embedder, load_embedder
+from .index.store import Index, load_index
+from .search.retriever import Hit, Retriever
+
+CASE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,199}$")
+
+
+class BadRequest(ValueError):
+    """Input a client can fix; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, code: str, message: str, status: int = 400):
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+class Casefinder:
+    def __init__(self, settings: Settings, index: Index, embedder: Embedder):
+        self.settings = settings
+        self.index = index
+        self.embedder = embedder
+        self.retriever = Retriever(index, embedder, settings)
+        self.corpus = index.corpus
+        self._cases = {c.id: c for c in self.corpus.cases}
+
+    @classmethod
+    def load(cls, settings: Settings, rebuild: bool = True, progress: bool = True) -> "Casefinder":
+        embedder = load_embedder(settings.model)
+        return cls(settings, load_index(settings, embedder, rebuild=rebuild, progress=progress), embedder)
+
+    # ------------------------------------------------------------------ validation
+
+    def clean_query(self, q: object, name: str = "q") -> str:
+        if not isinstance(q, str):
+            raise BadRequest("invalid_query", "Søgningen skal være tekst.")
+        q = " ".join(q.split())
+        if not q:
+            raise BadRequest("empty_query", "Skriv et eller flere søgeord.")
+        if len(q) > self.settings.max_query_chars:
+            raise BadRequest(
+                "query_too_long",
+                f"Søgningen er for lang ({len(q)} tegn); højst {self.settings.max_query_chars} tegn.",
+                status=413 if len(q) > 20 * self.settings.max_query_chars else 400,
+            )
+        return q
+
+    def check_k(self, k: object) -> int:
+        if isinstance(k, bool) or not isinstance(k, int):
+            raise BadRequest("invalid_k", "k skal være et helt tal.")
+        if not 1 <= k <= self.settings.max_k:
+            raise BadRequest("invalid_k", f"k skal være mellem 1 og {self.settings.max_k}.")
+        return k
+
+    def check_case_id(self, case_id: str) -> Case:
+        if not CASE_ID.match(case_id):
+            raise BadRequest("invalid_id", "Ugyldigt case-id: kun små bogstaver, tal og bindestreg.")
+        case = self._cases.get(case_id)
+        if case is None:
+            raise BadRequest("not_found", f"Casen '{case_id}' findes ikke.", status=404)
+        return case
+
+    def check_document(self, doc_id: str) -> Document:
+        if not CASE_ID.match(doc_id):
+            raise BadRequest("invalid_id", "Ugyldigt katalog-id: kun små bogstaver, tal og bindestreg.")
+        doc = self.corpus.document(doc_id)
+        if doc is None:
+            raise BadRequest("not_found", f"Kataloget '{doc_id}' findes ikke.", status=404)
+        return doc
+
+    # ------------------------------------------------------------------ building blocks
+
+    def case_ref(self, case: Case) -> schemas.CaseRef:
+        doc = self.corpus.document(case.catalogue)
+        return schemas.CaseRef(
+            id=case.id, title=case.title, municipality=case.municipality, catalogue=case.catalogue,
+            kind=case.kind, area=case.area, efficiency_type=case.efficiency_type,
+            municipalities=case.municipalities, year=doc.year if doc else None,
+            catalogue_title=doc.title if doc else None,
+            contacts=[schemas.Contact(**vars(c)) for c in case.contacts],
+        )
+
+    def source(self, case: Case, start: int, end: int) -> schemas.Source:
+        doc = self.corpus.document(case.catalogue)
+        return schemas.Source(
+            document=case.catalogue, sha256=case.sha256, start=start, end=end,
+            page=doc.page_at(start) if doc else None,
+            url=f"/documents/{quote(case.catalogue)}?start={start}&end={end}#passage",
+        )
+
+    def hit_model(self, hit: Hit) -> schemas.SearchHit:
+        return schemas.SearchHit(
+            rank=hit.rank, score=round(hit.score, 4), case=self.case_ref(hit.case),
+            passage=schemas.Passage(text=hit.text, highlight=hit.highlight),
+            source=self.source(hit.case, hit.start, hit.end),
+        )
+
+    # ------------------------------------------------------------------ operations
+
+    def search(self, q: object, k: object = 10, filters: schemas.Filters | None = None) -> schemas.SearchResponse:
+        query = self.clean_query(q)
+        k = self.check_k(k)
+        filters = filters or schemas.Filters()
+        result = self.retriever.search(query, k, filters.model_dump())
+        return schemas.SearchResponse(
+            query=query, took_ms=round(result.took_ms, 2), no_match=result.no_match,
+            hits=[self.hit_model(h) for h in result.hits], confidence=round(result.confidence, 3),
+            k=k, filters=filters, facets=result.facets,
+        )
+
+    def case_detail(self, case_id: str, similar: int = 5) -> schemas.CaseDetail:
+        case = self.check_case_id(case_id)
+        return schemas.CaseDetail(
+            case=self.case_ref(case), text=case.text, source=self.source(case, case.start, case.end),
+            page=case.page, money=case.money,
+            headings=[schemas.Heading(**vars(h)) for h in case.headings],
+            duplicates=[{"start": s, "end": e} for s, e in case.duplicates],
+            similar=[
+                schemas.SimilarCase(case=self.case_ref(c), similarity=round(sim, 4), url=f"/api/cases/{c.id}")
+                for c, sim in self.retriever.similar_cases(case.id, similar)
+            ],
+        )
+
+    def documents(self) -> list[schemas.DocumentInfo]:
+        out = []
+        for doc in self.corpus.documents:
+            units = [c for c in self.corpus.cases if c.catalogue == doc.id]
+            out.append(schemas.DocumentInfo(
+                id=doc.id, title=doc.title, publisher=doc.publisher, year=doc.year, sha256=doc.sha256,
+                cases=sum(c.kind != "section" for c in units), units=len(units), layout=doc.layout,
+                source=doc.source, url=f"/documents/{doc.id}",
+            ))
+        return out
+
+    def health(self) -> dict:
+        return {
+            "status": "ok",
+            "model": self.index.manifest.get("model"),
+            "documents": len(self.corpus.documents),
+            "cases": len(self.corpus.cases),
+            "chunks": len(self.index.chunks),
+            "built_at": self.index.manifest.get("built_at"),
+        }

@@ -1,0 +1,140 @@
+"""Typed request and response models: the JSON of ../shared/API.md, shared by API and CLI."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class Contact(BaseModel):
+    name: str
+    email: str | None = None
+    text: str
+
+
+class CaseRef(BaseModel):
+    id: str
+    title: str
+    municipality: str
+    catalogue: str
+    kind: str
+    area: str | None = None
+    efficiency_type: str | None = None
+    municipalities: list[str] = []
+    year: int | None = None
+    catalogue_title: str | None = None
+    contacts: list[Contact] = []
+
+
+class Passage(BaseModel):
+    text: str
+    highlight: str
+
+
+class Source(BaseModel):
+    document: str
+    sha256: str
+    start: int
+    end: int
+    page: int | None = None
+    url: str
+
+
+class SearchHit(BaseModel):
+    rank: int
+    score: float
+    case: CaseRef
+    passage: Passage
+    source: Source
+
+
+class Filters(BaseModel):
+    municipality: list[str] = []
+    catalogue: list[str] = []
+    area: list[str] = []
+    kind: list[str] = []
+
+
+class SearchRequest(BaseModel):
+    q: str
+    k: int = 10
+    filters: Filters = Field(default_factory=Filters)
+
+
+class SearchResponse(BaseModel):
+    query: str
+    took_ms: float
+    no_match: bool
+    hits: list[SearchHit]
+    confidence: float
+    k: int
+    filters: Filters
+    facets: dict[str, dict[str, int]] = {}
+
+
+class AskRequest(BaseModel):
+    question: str
+    k: int = 5
+    stream: bool = False
+    filters: Filters = Field(default_factory=Filters)
+
+
+class Citation(BaseModel):
+    n: int
+    case: CaseRef
+    passage: Passage
+    source: Source
+
+
+class AskResponse(BaseModel):
+    question: str
+    answer: str
+    mode: str
+    grounded: bool
+    citations: list[Citation]
+    maybe_relevant: list[CaseRef] = []
+
+
+class Heading(BaseModel):
+    title: str
+    start: int
+    end: int
+    level: int
+
+
+class SimilarCase(BaseModel):
+    case: CaseRef
+    similarity: float
+    url: str
+
+
+class CaseDetail(BaseModel):
+    case: CaseRef
+    text: str
+    source: Source
+    page: int | None = None
+    money: list[str] = []
+    headings: list[Heading] = []
+    duplicates: list[dict[str, int]] = []
+    similar: list[SimilarCase] = []
+
+
+class DocumentInfo(BaseModel):
+    id: str
+    title: str
+    publisher: str
+    year: int | None
+    sha256: str
+    cases: int
+    units: int
+    layout: str
+    source: str
+    url: str
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
