@@ -15,6 +15,7 @@ from .config import Settings
 from .corpus.models import Case, Document
 from .index.embedders import Embedder, load_embedder
 from .index.store import Index, load_index
+from .answer.answerer import Answerer
 from .search.retriever import Hit, Retriever
 
 CASE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,199}$")
@@ -36,6 +37,7 @@ class Casefinder:
         self.retriever = Retriever(index, embedder, settings)
         self.corpus = index.corpus
         self._cases = {c.id: c for c in self.corpus.cases}
+        self.answerer = Answerer(self)
 
     @classmethod
     def load(cls, settings: Settings, rebuild: bool = True, progress: bool = True) -> "Casefinder":
@@ -120,6 +122,14 @@ class Casefinder:
             hits=[self.hit_model(h) for h in result.hits], confidence=round(result.confidence, 3),
             k=k, filters=filters, facets=result.facets,
         )
+
+    def ask(self, question: object, k: object = 5, filters: schemas.Filters | None = None) -> schemas.AskResponse:
+        return self.answerer.ask(self.clean_query(question), self.check_k(k), filters or schemas.Filters())
+
+    def ask_stream(self, question: object, k: object = 5, filters: schemas.Filters | None = None):
+        """Validates first (so errors are plain JSON), then returns the event iterator."""
+        question, k = self.clean_query(question), self.check_k(k)
+        return self.answerer.stream(question, k, filters or schemas.Filters())
 
     def case_detail(self, case_id: str, similar: int = 5) -> schemas.CaseDetail:
         case = self.check_case_id(case_id)

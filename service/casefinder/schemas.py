@@ -92,6 +92,7 @@ class AskResponse(BaseModel):
     grounded: bool
     citations: list[Citation]
     maybe_relevant: list[CaseRef] = []
+    note: str | None = None
 
 
 class Heading(BaseModel):
@@ -138,3 +139,14 @@ class ErrorBody(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorBody
+
+
+class ChatMessage(BaseModel):
+    role: str
+    content: str | list | None = None
+
+
+class ChatRequest(BaseModel):
+    model: str = "casefinder"
+    messages: list[ChatMessage]
+    stream: bool = False

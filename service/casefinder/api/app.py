@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import schemas
 from ..config import Settings, get_settings
 from ..engine import BadRequest, Casefinder
+from . import openai_compat
 from .page import page_context
 from .viewer import render_document
 
@@ -163,6 +164,24 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
         result = engine.search(body.q, body.k, body.filters)
         request.state.hits = len(result.hits)
         return result
+
+    @app.post("/api/ask", response_model=schemas.AskResponse, tags=["svar"], dependencies=[Depends(require_api_key)],
+              responses={200: {"content": {"text/event-stream": {}}}})
+    def ask(request: Request, body: schemas.AskRequest, engine: Engine):
+        if body.stream:
+            events = engine.ask_stream(body.question, body.k, body.filters)
+            return StreamingResponse(
+                (f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n" for name, data in events),
+                media_type="text/event-stream", headers={"Cache-Control": "no-cache"},
+            )
+        answer = engine.ask(body.question, body.k, body.filters)
+        request.state.hits = len(answer.citations)
+        return answer
+
+    @app.post("/v1/chat/completions", tags=["svar"], dependencies=[Depends(require_api_key)])
+    def chat_completions(body: schemas.ChatRequest, engine: Engine):
+        """OpenAI-compatible: answers the last user message (model name "casefinder")."""
+        return openai_compat.complete(engine, body)
 
     @app.get("/api/cases/{case_id}", response_model=schemas.CaseDetail, tags=["cases"])
     def case_detail(case_id: str, engine: Engine):

@@ -31,6 +31,7 @@ from .chunking import Chunk, chunk_cases
 from .embedders import Embedder
 
 log = logging.getLogger(__name__)
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
