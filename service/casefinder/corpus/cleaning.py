@@ -104,6 +104,8 @@ def normalise(ct: CleanText) -> CleanText:
     ct = ct.sub(r"(?<=[a-zæøå,])[ \t]*\n(?:[ \t]*\n)+[ \t]*(?=[a-zæøå])", " ")
     # Whitespace: paragraph breaks become one blank line, other runs one space.
     ct = ct.sub(r"[ \t\r\f\v]*\n(?:[ \t\r\f\v]*\n)+[ \t\r\f\v]*", "\n\n")
+    # A single line break reflows (hard-wrapped PDF text) unless a list item follows.
+    ct = ct.sub(r"[ \t\r\f\v]*(?<!\n)\n(?!\n)[ \t\r\f\v]*(?![-•*–] |\d{1,2}[.)] )", " ")
     ct = ct.sub(r"[ \t\r\f\v]*\n[ \t\r\f\v]*", "\n")
     ct = ct.sub(r"[ \t\r\f\v\u00a0]{2,}", " ")
     return ct.sub(r"^\s+|\s+$", "")

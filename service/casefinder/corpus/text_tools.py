@@ -40,7 +40,8 @@ class Recaser:
 
     def __init__(self, raw: str):
         self.spellings: dict[str, Counter] = {}
-        for word in _WORD.findall(raw):
+        prose = re.sub(r"\S+@\S+|\b(?:www\.|https?://)\S+|\S+\.dk\b", " ", raw)  # addresses are no spelling guide
+        for word in _WORD.findall(prose):
             if not is_upper_heading(word):
                 self.spellings.setdefault(word.lower(), Counter())[word] += 1
 

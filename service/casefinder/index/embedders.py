@@ -63,7 +63,7 @@ class SentenceTransformerEmbedder:
                 f"Embedding-modellen '{name_or_path}' kunne ikke indlæses fra {where}: {exc}. "
                 "Modeller hentes aldrig fra nettet; læg modellen på disken og angiv stien i CASEFINDER_MODEL."
             ) from exc
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        self.dim = int(self._model.get_embedding_dimension())
         self.model_id = f"sentence-transformers/{Path(name_or_path).name if is_path else name_or_path}"
         # e5 models are trained with "query: " / "passage: " prefixes.
         self._e5 = "e5" in name_or_path.lower()

@@ -1,0 +1,55 @@
+"""Shared fixtures: the real corpus, the real bundled model and the index, loaded once per run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from casefinder.api.app import create_app
+from casefinder.config import Settings
+from casefinder.corpus.parse import load_corpus
+from casefinder.engine import Casefinder
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+DEV_QUERIES = SHARED / "eval" / "queries_dev.jsonl"
+ODENSE_ID = "kl-samarbejde-2019-odense-kommune-samarbejde-mellem-akutteam-og-misbrugscenter"
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings()
+
+
+@pytest.fixture(scope="session")
+def corpus(settings):
+    return load_corpus(settings.corpus_dir)
+
+
+@pytest.fixture(scope="session")
+def engine(settings) -> Casefinder:
+    # Loads index/ (shipped with the repo); rebuilds it, embedding only what changed,
+    # if it no longer matches corpus, model or code. Once per test run.
+    return Casefinder.load(settings, progress=False)
+
+
+@pytest.fixture(scope="session")
+def client(engine, settings):
+    with TestClient(create_app(settings, engine)) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def dev_queries() -> list[dict]:
+    if not DEV_QUERIES.exists():
+        pytest.skip("../shared/eval/queries_dev.jsonl findes ikke ved siden af repoet")
+    return [json.loads(line) for line in DEV_QUERIES.read_text("utf-8").splitlines() if line.strip()]
+
+
+def case_by_title(corpus, catalogue: str, fragment: str):
+    found = [c for c in corpus.cases if c.catalogue == catalogue and fragment.lower() in c.title.lower()]
+    assert found, f"ingen case med '{fragment}' i {catalogue}"
+    return found[0]

