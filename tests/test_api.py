@@ -136,3 +136,19 @@ def test_write_routes_require_the_api_key_when_configured(engine, settings):
         assert c.post("/api/ask", json={"question": "it-drift"}).status_code == 401
         assert c.post("/api/ask", json={"question": "it-drift"}, headers={"Authorization": "Bearer hemmelig"}).status_code == 200
         assert c.get("/api/search", params={"q": "it-drift"}).status_code == 200  # reading stays open
+
+
+def test_search_page_without_javascript(client):
+    page = client.get("/", params={"q": "samarbejde om medicinudlevering", "municipality": "Odense Kommune"})
+    assert page.status_code == 200 and '<html lang="da">' in page.text
+    assert "Odense Kommune: Samarbejde mellem" in page.text and "Åbn i kataloget" in page.text
+    assert "Odense Kommune" in page.text.split('class="chips"', 1)[1][:400]  # the chosen facet as a chip
+    assert "Prøv for eksempel" in client.get("/").text
+    assert "højst 1000 tegn" in client.get("/", params={"q": "x" * 1200}).text
+
+
+def test_search_page_answers_questions_and_lists_similar_cases(client):
+    page = client.get("/", params={"q": "Hvilke kommuner deler it-drift?"})
+    assert 'class="answer"' in page.text and "[1]" in page.text
+    similar = client.get("/", params={"similar": ODENSE_ID})
+    assert similar.text.count('class="card"') == 10 and "Lignende: Odense Kommune" in similar.text

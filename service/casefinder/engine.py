@@ -7,6 +7,7 @@ messages a person understands, in Danish) and returns the typed models of
 
 from __future__ import annotations
 
+import html
 import re
 from urllib.parse import quote
 
@@ -130,6 +131,18 @@ class Casefinder:
         """Validates first (so errors are plain JSON), then returns the event iterator."""
         question, k = self.clean_query(question), self.check_k(k)
         return self.answerer.stream(question, k, filters or schemas.Filters())
+
+    def similar(self, case_id: str, k: int = 10) -> schemas.SearchResponse:
+        """Cases most like this one (by their vectors), as a result list for the page."""
+        case = self.check_case_id(case_id)
+        hits = []
+        for rank, (other, similarity) in enumerate(self.retriever.similar_cases(case.id, k), 1):
+            i = self.index.case_chunks[other.id][0]
+            chunk = self.index.chunks[i]
+            hits.append(self.hit_model(Hit(rank, similarity, other, i, chunk.start, chunk.end, chunk.text,
+                                           html.escape(chunk.text), similarity, 0.0)))
+        return schemas.SearchResponse(query=f"Lignende: {case.title}", took_ms=0.0, no_match=False, hits=hits,
+                                      confidence=1.0, k=k, filters=schemas.Filters())
 
     def case_detail(self, case_id: str, similar: int = 5) -> schemas.CaseDetail:
         case = self.check_case_id(case_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
 from starlette.datastructures import QueryParams
@@ -19,6 +20,10 @@ EXAMPLES = (
 )
 
 
+# A question gets a short answer above the results.
+QUESTION = re.compile(r"\?\s*$|^(hvordan|hvad|hvilke|hvilken|hvilket|hvem|hvor|hvorfor|hvornår|kan|er der|findes der)\b", re.I)
+
+
 def _url(q: str, selected: dict[str, list[str]]) -> str:
     pairs = [("q", q)] + [(name, v) for name, values in selected.items() for v in values]
     return "/?" + urlencode(pairs)
@@ -32,10 +37,19 @@ def page_context(engine: Casefinder, params: QueryParams) -> dict:
         "q": q, "selected": selected, "examples": EXAMPLES, "catalogues": catalogues,
         "facet_labels": dict(FACETS), "result": None, "error": None, "facets": [], "chips": [],
     }
+    similar = params.get("similar")
+    if similar:
+        try:
+            context["result"] = engine.similar(similar)
+        except BadRequest as exc:
+            context["error"] = exc.message
+        return context
     if not q.strip():
         return context
     try:
         result = engine.search(q, 10, schemas.Filters(**selected))
+        if QUESTION.search(q) and not result.no_match:
+            context["answer"] = engine.ask(q, 5, schemas.Filters(**selected))
     except BadRequest as exc:
         context["error"] = exc.message
         return context
