@@ -16,6 +16,8 @@ from casefinder.engine import Casefinder
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 DEV_QUERIES = SHARED / "eval" / "queries_dev.jsonl"
+# The manifest as committed, read before any fixture could rebuild the index.
+SHIPPED_MANIFEST = json.loads((ROOT / "index" / "manifest.json").read_text()) if (ROOT / "index" / "manifest.json").exists() else {}
 ODENSE_ID = "kl-samarbejde-2019-odense-kommune-samarbejde-mellem-akutteam-og-misbrugscenter"
 
 

@@ -68,21 +68,19 @@ class Casefinder:
             raise BadRequest("invalid_k", f"k skal være mellem 1 og {self.settings.max_k}.")
         return k
 
+    @staticmethod
+    def _checked_id(value: str, found, label: str, definite: str):
+        if not CASE_ID.match(value):
+            raise BadRequest("invalid_id", f"Ugyldigt {label}-id: kun små bogstaver, tal og bindestreg.")
+        if found is None:
+            raise BadRequest("not_found", f"{definite} '{value}' findes ikke.", status=404)
+        return found
+
     def check_case_id(self, case_id: str) -> Case:
-        if not CASE_ID.match(case_id):
-            raise BadRequest("invalid_id", "Ugyldigt case-id: kun små bogstaver, tal og bindestreg.")
-        case = self._cases.get(case_id)
-        if case is None:
-            raise BadRequest("not_found", f"Casen '{case_id}' findes ikke.", status=404)
-        return case
+        return self._checked_id(case_id, self._cases.get(case_id), "case", "Casen")
 
     def check_document(self, doc_id: str) -> Document:
-        if not CASE_ID.match(doc_id):
-            raise BadRequest("invalid_id", "Ugyldigt katalog-id: kun små bogstaver, tal og bindestreg.")
-        doc = self.corpus.document(doc_id)
-        if doc is None:
-            raise BadRequest("not_found", f"Kataloget '{doc_id}' findes ikke.", status=404)
-        return doc
+        return self._checked_id(doc_id, self.corpus.document(doc_id), "katalog", "Kataloget")
 
     # ------------------------------------------------------------------ building blocks
 

@@ -226,10 +226,6 @@ def parse_transcript(raw: str) -> Layout:
                 n = min(len(words), 9)
         return raw[pos : pos + words[n - 1][2]] if n else None
 
-    line_end_at = {}
-    for c, e, _ in content:
-        line_end_at[c] = e
-
     def line_end(pos: int) -> int:
         return next(e for c, e, _ in content if c <= pos <= e)
 

@@ -16,9 +16,6 @@ from ..index.embedders import Embedder
 from ..index.store import Index
 from .highlight import highlight
 
-FILTER_FIELDS = ("municipality", "catalogue", "area", "kind")
-
-
 def background_texts() -> list[str]:
     text = resources.files("casefinder.data").joinpath("background_da_en.txt").read_text("utf-8")
     return [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
