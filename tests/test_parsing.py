@@ -131,3 +131,23 @@ def test_cases_cli_json_lists_whole_case_offsets(corpus, capsys):
     listed = json.loads(capsys.readouterr().out)
     assert {"id", "title", "municipality", "catalogue", "sha256", "start", "end"} == set(listed[0])
     assert len(listed) == sum(c.catalogue == "kl-samarbejde-2019" for c in corpus.cases)
+
+
+def test_a_bad_file_is_skipped_with_a_warning_and_the_rest_loads(tmp_path, settings):
+    import shutil
+
+    shutil.copy(settings.corpus_dir / "kl-samarbejdende-kommuner-2018.md", tmp_path)
+    (tmp_path / "tom.md").write_bytes(b"")
+    corpus = load_corpus(tmp_path)
+    assert [d.path.name for d in corpus.documents] == ["kl-samarbejdende-kommuner-2018.md"]
+    assert any(w.startswith("tom.md: filen er tom") for w in corpus.warnings)
+
+
+def test_search_cli_puts_the_odense_case_first(capsys):
+    import json
+
+    from casefinder.cli import main
+
+    assert main(["search", "samarbejde om medicinudlevering", "--json", "--k", "3"]) == 0
+    hits = json.loads(capsys.readouterr().out)["hits"]
+    assert hits[0]["case"]["title"].startswith("Odense Kommune")

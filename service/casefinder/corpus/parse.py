@@ -161,7 +161,11 @@ def load_corpus(corpus_dir: Path) -> Corpus:
     manifest = read_manifest(corpus_dir)
     documents, cases, warnings = [], [], []
     for path in corpus_files(corpus_dir):
-        doc = read_document(path, manifest.get(path.name))
+        try:
+            doc = read_document(path, manifest.get(path.name))
+        except CorpusError as exc:  # one bad file must not take the others down
+            warnings.append(f"{exc}; filen er sprunget over")
+            continue
         if path.name not in manifest:
             warnings.append(f"{path.name}: ikke i {MANIFEST_NAME}; id '{doc.id}' og titel taget fra filen")
         doc_cases, warning = parse_document(doc)
