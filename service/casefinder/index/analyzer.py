@@ -48,6 +48,7 @@ class Analyzer:
     def __init__(self, vocabulary: Iterable[str] = ()):
         self.vocabulary = frozenset(vocabulary)
         self._split_cache: dict[str, tuple[str, ...]] = {}
+        self._term_cache: dict[str, tuple[str, ...]] = {}
 
     def split_compound(self, folded: str) -> tuple[str, ...]:
         """"medicinudlevering" -> ("medicin", "udlevering"); () when no split is known."""
@@ -72,14 +73,19 @@ class Analyzer:
         self._split_cache[folded] = best
         return best
 
-    def __call__(self, text: str) -> list[str]:
-        tokens: list[str] = []
-        stops = stop_words()
-        for word in words(text):
+    def word_terms(self, word: str) -> tuple[str, ...]:
+        """The BM25 terms of one word (its stem, then its compound parts' stems); cached."""
+        terms = self._term_cache.get(word)
+        if terms is None:
             folded = fold(word)
-            if folded in stops or len(folded) < 2:
-                continue
-            tokens.append(stem(word))
-            if len(folded) >= 2 * MIN_PART + 1:
-                tokens.extend(stem(part) for part in self.split_compound(folded))
-        return tokens
+            if folded in stop_words() or len(folded) < 2:
+                terms = ()
+            else:
+                parts = self.split_compound(folded) if len(folded) >= 2 * MIN_PART + 1 else ()
+                terms = (stem(word), *(stem(p) for p in parts))
+            if len(self._term_cache) < 500_000:
+                self._term_cache[word] = terms
+        return terms
+
+    def __call__(self, text: str) -> list[str]:
+        return [t for word in words(text) for t in self.word_terms(word)]

@@ -5,33 +5,21 @@ from __future__ import annotations
 import html
 import re
 
-from ..index.analyzer import Analyzer, stem, stop_words
-from ..corpus.text_tools import fold
+from ..index.analyzer import Analyzer
 
 _WORD = re.compile(r"[0-9A-Za-zÆØÅæøåéü]+")
-
-
-def query_stems(query: str, analyzer: Analyzer) -> set[str]:
-    return set(analyzer(query))
-
-
-def matches(word: str, stems: set[str], analyzer: Analyzer) -> bool:
-    folded = fold(word)
-    if folded in stop_words() or len(folded) < 3:
-        return False
-    if stem(word) in stems:
-        return True
-    parts = analyzer.split_compound(folded) if len(folded) >= 9 else ()
-    return any(stem(p) in stems for p in parts)
+MIN_MARKED = 3  # never mark "it", "på" and the like on their own
 
 
 def highlight(text: str, query: str, analyzer: Analyzer) -> str:
-    stems = query_stems(query, analyzer)
+    """A word is marked when its stem, or a part of it as a compound, is a query term."""
+    wanted = set(analyzer(query))
     out, last = [], 0
     for m in _WORD.finditer(text):
-        if matches(m.group(0), stems, analyzer):
+        word = m.group(0)
+        if len(word) >= MIN_MARKED and wanted.intersection(analyzer.word_terms(word.lower())):
             out.append(html.escape(text[last : m.start()]))
-            out.append(f"<mark>{html.escape(m.group(0))}</mark>")
+            out.append(f"<mark>{html.escape(word)}</mark>")
             last = m.end()
     out.append(html.escape(text[last:]))
     return "".join(out)
