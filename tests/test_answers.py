@@ -5,7 +5,6 @@ import re
 import time
 
 import pytest
-from fastapi.testclient import TestClient
 
 from casefinder.api.app import create_app
 from casefinder.engine import Casefinder
