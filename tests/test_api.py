@@ -20,6 +20,12 @@ def test_search_get_follows_the_contract(client):
     assert src["url"] == f"/documents/{src['document']}?start={src['start']}&end={src['end']}#passage"
 
 
+def test_several_passages_per_case_on_request(client):
+    r = client.get("/api/search", params={"q": "medicinudlevering Odense", "k": 5, "per_case": "false"})
+    ids = [h["case"]["id"] for h in r.json()["hits"]]
+    assert len(ids) == 5 and len(set(ids)) < 5
+
+
 def test_search_post_with_filters(client):
     r = client.post("/api/search", json={"q": "indkøb", "k": 5, "filters": {"catalogue": ["kl-samarbejde-2019"]}})
     assert r.status_code == 200

@@ -111,11 +111,13 @@ class Casefinder:
 
     # ------------------------------------------------------------------ operations
 
-    def search(self, q: object, k: object = 10, filters: schemas.Filters | None = None) -> schemas.SearchResponse:
+    def search(
+        self, q: object, k: object = 10, filters: schemas.Filters | None = None, per_case: bool = True
+    ) -> schemas.SearchResponse:
         query = self.clean_query(q)
         k = self.check_k(k)
         filters = filters or schemas.Filters()
-        result = self.retriever.search(query, k, filters.model_dump())
+        result = self.retriever.search(query, k, filters.model_dump(), per_case=per_case)
         return schemas.SearchResponse(
             query=query, took_ms=round(result.took_ms, 2), no_match=result.no_match,
             hits=[self.hit_model(h) for h in result.hits], confidence=round(result.confidence, 3),

@@ -58,6 +58,7 @@ class SearchRequest(BaseModel):
     q: str
     k: int = 10
     filters: Filters = Field(default_factory=Filters)
+    per_case: bool = True  # false: several passages of one case may be listed
 
 
 class SearchResponse(BaseModel):

@@ -148,20 +148,20 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
     @app.get("/api/search", response_model=schemas.SearchResponse, tags=["søgning"])
     def search_get(
         request: Request, engine: Engine,
-        q: str | None = None, k: int = 10,
+        q: str | None = None, k: int = 10, per_case: bool = True,
         municipality: Annotated[list[str], Query()] = [],
         catalogue: Annotated[list[str], Query()] = [],
         area: Annotated[list[str], Query()] = [],
         kind: Annotated[list[str], Query()] = [],
     ):
         filters = schemas.Filters(municipality=municipality, catalogue=catalogue, area=area, kind=kind)
-        result = engine.search(q if q is not None else "", k, filters)
+        result = engine.search(q if q is not None else "", k, filters, per_case)
         request.state.hits = len(result.hits)
         return result
 
     @app.post("/api/search", response_model=schemas.SearchResponse, tags=["søgning"])
     def search_post(request: Request, body: schemas.SearchRequest, engine: Engine):
-        result = engine.search(body.q, body.k, body.filters)
+        result = engine.search(body.q, body.k, body.filters, body.per_case)
         request.state.hits = len(result.hits)
         return result
 
