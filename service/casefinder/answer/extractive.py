@@ -12,6 +12,7 @@ from ..index.embedders import Embedder
 from ..search.retriever import Hit
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÆØÅ0-9\"“])|\n{2,}|\n(?=[-•–] )")
+MAX_SENTENCE = 300  # longer "sentences" are headings run together by PDF conversion
 NOT_ANSWERED = "Katalogerne indeholder ikke et svar på spørgsmålet."
 
 
@@ -24,7 +25,7 @@ class Sentence:
 
 def split_sentences(text: str) -> list[str]:
     parts = [" ".join(p.split()).strip(" -•–") for p in _SENTENCE_END.split(text)]
-    return [p for p in parts if 40 <= len(p) <= 400 and re.search(r"[a-zæøå]{3}", p)]
+    return [p for p in parts if 40 <= len(p) <= MAX_SENTENCE and re.search(r"[a-zæøå]{3}", p)]
 
 
 def _tokens(analyzer: Analyzer, text: str) -> set[str]:
