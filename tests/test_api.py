@@ -158,3 +158,14 @@ def test_search_page_answers_questions_and_lists_similar_cases(client):
     assert 'class="answer"' in page.text and "[1]" in page.text
     similar = client.get("/", params={"similar": ODENSE_ID})
     assert similar.text.count('class="card"') == 10 and "Lignende: Odense Kommune" in similar.text
+
+
+def test_one_structured_log_line_per_request_without_the_query(client, caplog):
+    import json
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="casefinder.access"):
+        client.get("/api/search", params={"q": "hemmelig sag om tandpleje", "k": 3})
+    records = [json.loads(r.getMessage()) for r in caplog.records if r.name == "casefinder.access"]
+    assert records == [{"method": "GET", "path": "/api/search", "status": 200, "ms": records[0]["ms"], "hits": 3}]
+    assert "tandpleje" not in caplog.text

@@ -51,7 +51,7 @@ def cmd_serve(args) -> int:
 
     settings = get_settings()
     engine = Casefinder.load(settings, progress=True)  # builds the index first if it is missing
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("casefinder").setLevel(logging.INFO)  # one line per request (casefinder.access)
     uvicorn.run(create_app(settings, engine), host=args.host or settings.host, port=args.port or settings.port,
                 log_level="info", access_log=False)
     return 0
