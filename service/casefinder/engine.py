@@ -37,7 +37,6 @@ class Casefinder:
         self.embedder = embedder
         self.retriever = Retriever(index, embedder, settings)
         self.corpus = index.corpus
-        self._cases = {c.id: c for c in self.corpus.cases}
         self.answerer = Answerer(self)
 
     @classmethod
@@ -77,7 +76,7 @@ class Casefinder:
         return found
 
     def check_case_id(self, case_id: str) -> Case:
-        return self._checked_id(case_id, self._cases.get(case_id), "case", "Casen")
+        return self._checked_id(case_id, self.corpus.case(case_id), "case", "Casen")
 
     def check_document(self, doc_id: str) -> Document:
         return self._checked_id(doc_id, self.corpus.document(doc_id), "katalog", "Kataloget")

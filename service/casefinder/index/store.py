@@ -124,11 +124,12 @@ def _read_cache(index_dir: Path) -> dict[str, np.ndarray]:
         return {}
 
 
-def build_index(settings: Settings, embedder: Embedder, progress: bool = True) -> Index:
+def build_index(settings: Settings, embedder: Embedder, progress: bool = True, corpus: Corpus | None = None) -> Index:
+    """Parse (unless the caller already did), chunk, embed what the cache lacks, write atomically."""
     started = time.perf_counter()
     index_dir = settings.index_dir
     index_dir.mkdir(parents=True, exist_ok=True)
-    corpus = load_corpus(settings.corpus_dir)
+    corpus = corpus or load_corpus(settings.corpus_dir)
     chunks = chunk_cases(corpus.cases, settings.chunk_size, settings.chunk_overlap)
     keys = [c.key(embedder.model_id) for c in chunks]
     cache = _read_cache(index_dir)
@@ -202,7 +203,7 @@ def load_index(settings: Settings, embedder: Embedder, rebuild: bool = True, pro
         if not rebuild:
             raise IndexUnavailable(f"{reason}. Kør 'casefinder index' for at bygge det.")
         log.warning("%s: bygger indekset", reason)
-        return build_index(settings, embedder, progress=progress)
+        return build_index(settings, embedder, progress=progress, corpus=corpus)
     files = manifest["files"]
     chunks = [Chunk(**c) for c in json.loads((index_dir / files["chunks"]).read_text())]
     data = np.load(index_dir / files["vectors"])

@@ -125,14 +125,14 @@ class Retriever:
         filters = {f: v for f, v in (filters or {}).items() if v}
         qvec = self.embed_query(query) if mode != "bm25" else None
         fused, dense, lexical = self.chunk_scores(query, mode, qvec)
-        cases = {c.id: c for c in self.index.corpus.cases}
+        case_of = self.index.corpus.case
         order = np.argsort(-fused, kind="stable")
         hits: list[Hit] = []
         seen: set[str] = set()
         facets: dict[str, dict[str, int]] = {f: {} for f in ("municipality", "catalogue", "area")}
         for i in order:
             chunk = self.index.chunks[i]
-            case = cases[chunk.case_id]
+            case = case_of(chunk.case_id)
             if per_case and case.id in seen:
                 continue
             if not case_matches(case, filters):
@@ -145,9 +145,9 @@ class Retriever:
                 )
             if len(seen) >= max(k, 50):
                 break
-        # Facet counts over the 50 best cases, so choosing one narrows the list.
-        for cid in list(seen)[:50]:
-            case = cases[cid]
+        # Facet counts over the (at most 50) best cases, so choosing one narrows the list.
+        for cid in seen:
+            case = case_of(cid)
             for value in case.municipalities or [case.municipality]:
                 if value:
                     facets["municipality"][value] = facets["municipality"].get(value, 0) + 1
@@ -177,11 +177,10 @@ class Retriever:
             return []
         vecs = self.index.case_vectors
         sims = vecs @ vecs[ids.index(case_id)]
-        cases = {c.id: c for c in self.index.corpus.cases}
         out = []
         for j in np.argsort(-sims):
             if ids[j] != case_id:
-                out.append((cases[ids[j]], float(sims[j])))
+                out.append((self.index.corpus.case(ids[j]), float(sims[j])))
             if len(out) >= k:
                 break
         return out
