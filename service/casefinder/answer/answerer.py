@@ -12,7 +12,7 @@ from .extractive import NOT_ANSWERED, choose_sentences
 from .llm import ChatClient, CitationStream, LLMError, Prompts, build_messages, check_citations, fence
 
 log = logging.getLogger(__name__)
-NO_ANSWER_DA = "Katalogerne indeholder ikke et svar på spørgsmålet."
+FALLBACK_NOTE = "Sprogmodellen svarede ikke; svaret er sammensat af uddrag."
 
 
 def _cite(sentence: str, n: int) -> str:
@@ -42,7 +42,7 @@ class Answerer:
 
     def _not_grounded(self, question: str, hits: list[Hit]) -> schemas.AskResponse:
         nearest = [self.engine.case_ref(h.case) for h in hits[:3]]
-        answer = NO_ANSWER_DA
+        answer = NOT_ANSWERED
         if nearest:
             answer += " Måske relevant: " + "; ".join(
                 f"{c.title}" + (f" ({c.municipality})" if c.municipality and c.municipality not in c.title else "")
@@ -82,27 +82,27 @@ class Answerer:
 
     # ------------------------------------------------------------------ public
 
-    def ask(self, question: str, k: int, filters: schemas.Filters) -> schemas.AskResponse:
-        result = self._retrieve(question, k, filters)
+    def _offline(self, question: str, result, note: str | None = None) -> schemas.AskResponse:
+        """The answer without a language model: not grounded on no_match, else extractive."""
         if result.no_match or not result.hits:
             return self._not_grounded(question, result.hits)
-        if self.client:
-            try:
-                return self._llm_response(question, result.hits, self.client.complete(self._llm_messages(question, result.hits)))
-            except LLMError as exc:
-                log.warning("LLM utilgængelig, svarer ekstraktivt: %s", exc)
-                return self.extractive(question, result.hits, note="Sprogmodellen svarede ikke; svaret er sammensat af uddrag.")
-        return self.extractive(question, result.hits)
+        return self.extractive(question, result.hits, note=note)
+
+    def ask(self, question: str, k: int, filters: schemas.Filters) -> schemas.AskResponse:
+        result = self._retrieve(question, k, filters)
+        if not self.client or result.no_match or not result.hits:
+            return self._offline(question, result)
+        try:
+            return self._llm_response(question, result.hits, self.client.complete(self._llm_messages(question, result.hits)))
+        except LLMError as exc:
+            log.warning("LLM utilgængelig, svarer ekstraktivt: %s", exc)
+            return self._offline(question, result, note=FALLBACK_NOTE)
 
     def stream(self, question: str, k: int, filters: schemas.Filters) -> Iterator[tuple[str, dict]]:
         """("delta", {"text": …}) events as the answer comes, then ("done", full response)."""
         result = self._retrieve(question, k, filters)
-        if result.no_match or not result.hits or not self.client:
-            grounded = not result.no_match and result.hits
-            response = self.extractive(question, result.hits) if grounded else self._not_grounded(question, result.hits)
-            for piece in _pieces(response.answer):
-                yield "delta", {"text": piece}
-            yield "done", response.model_dump()
+        if not self.client or result.no_match or not result.hits:
+            yield from _replay(self._offline(question, result))
             return
         filt = CitationStream(len(result.hits))
         text = ""
@@ -118,11 +118,18 @@ class Answerer:
             yield "done", self._llm_response(question, result.hits, text).model_dump()
         except LLMError as exc:
             log.warning("LLM-stream afbrudt, svarer ekstraktivt: %s", exc)
-            response = self.extractive(question, result.hits, note="Sprogmodellen svarede ikke; svaret er sammensat af uddrag.")
-            if not text:
-                for piece in _pieces(response.answer):
-                    yield "delta", {"text": piece}
-            yield "done", response.model_dump()
+            response = self._offline(question, result, note=FALLBACK_NOTE)
+            if text:  # part of the model's answer is out already: only the final event follows
+                yield "done", response.model_dump()
+            else:
+                yield from _replay(response)
+
+
+def _replay(response: schemas.AskResponse) -> Iterator[tuple[str, dict]]:
+    """Stream an answer that is already complete, sentence by sentence."""
+    for piece in _pieces(response.answer):
+        yield "delta", {"text": piece}
+    yield "done", response.model_dump()
 
 
 def _pieces(text: str) -> list[str]:
