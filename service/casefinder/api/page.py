@@ -29,13 +29,18 @@ def _url(q: str, selected: dict[str, list[str]]) -> str:
     return "/?" + urlencode(pairs)
 
 
+def _label(facet: str, value: str, catalogues: dict) -> str:
+    """A catalogue facet shows the catalogue's short title, other facets their value."""
+    return catalogues[value].title.split(".")[0] if facet == "catalogue" and value in catalogues else value
+
+
 def page_context(engine: Casefinder, params: QueryParams) -> dict:
     q = params.get("q", "")
     selected = {name: params.getlist(name) for name, _ in FACETS}
     catalogues = {d.id: d for d in engine.corpus.documents}
     context: dict = {
         "q": q, "selected": selected, "examples": EXAMPLES, "catalogues": catalogues,
-        "facet_labels": dict(FACETS), "result": None, "error": None, "facets": [], "chips": [],
+        "result": None, "error": None, "facets": [], "chips": [],
     }
     similar = params.get("similar")
     if similar:
@@ -59,12 +64,10 @@ def page_context(engine: Casefinder, params: QueryParams) -> dict:
         for value, count in sorted(result.facets.get(name, {}).items(), key=lambda kv: (-kv[1], kv[0]))[:12]:
             chosen = value in selected[name]
             toggled = {**selected, name: [v for v in selected[name] if v != value] if chosen else selected[name] + [value]}
-            display = catalogues[value].title.split(".")[0] if name == "catalogue" and value in catalogues else value
-            values.append({"value": value, "label": display, "count": count, "chosen": chosen, "url": _url(q, toggled)})
+            values.append({"value": value, "label": _label(name, value, catalogues), "count": count, "chosen": chosen, "url": _url(q, toggled)})
         context["facets"].append({"name": name, "label": label, "values": values})
     for name, label in FACETS:
         for value in selected[name]:
             rest = {**selected, name: [v for v in selected[name] if v != value]}
-            display = catalogues[value].title.split(".")[0] if name == "catalogue" and value in catalogues else value
-            context["chips"].append({"label": f"{label}: {display}", "url": _url(q, rest)})
+            context["chips"].append({"label": f"{label}: {_label(name, value, catalogues)}", "url": _url(q, rest)})
     return context
