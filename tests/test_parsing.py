@@ -5,6 +5,7 @@ from collections import Counter
 
 import pytest
 
+from casefinder.corpus.entities import known_municipalities
 from casefinder.corpus.parse import CorpusError, load_corpus, read_document
 from conftest import case_by_title
 
@@ -49,8 +50,24 @@ def test_it_forsyningen_and_faellesindkoeb_fyn(corpus):
     assert it.title.startswith("IT-Forsyningen: Tværkommunalt samarbejde om")
     assert {"Ballerup Kommune", "Egedal Kommune", "Furesø Kommune"} <= set(it.municipalities)
     fyn = case_by_title(corpus, "kl-samarbejde-2019", "Fællesindkøb Fyn")
-    assert fyn.municipality == "Fællesindkøb Fyn"
     assert any("228 mio. kr." in m for m in fyn.money)
+    # An organisation is no municipality: it goes in organisations, the municipalities stay listed.
+    assert it.organisations == ["IT-Forsyningen"] and it.municipality is None
+    assert fyn.organisations == ["Fællesindkøb Fyn"] and fyn.municipality is None
+    assert "Kerteminde Kommune" in fyn.municipalities
+
+
+def test_municipality_holds_only_municipalities_and_regions(corpus):
+    names = known_municipalities()
+    assert len(names) == 98 + 5
+    assert all(c.municipality is None or c.municipality in names for c in corpus.cases)
+    assert all(set(c.municipalities) <= names for c in corpus.cases)
+    # A title prefix that is a topic, not an actor, is neither municipality nor organisation.
+    ops = case_by_title(corpus, "kl-samarbejde-2019", "Offentlig-Privat samarbejde")
+    assert ops.municipality == "Ikast-Brande Kommune" and ops.organisations == []
+    # "region Nordjylland" in running text is the region.
+    hotline = case_by_title(corpus, "kl-effektiviseringskatalog-2016", "Den Digitale Hotline")
+    assert hotline.municipality in {"Region Nordjylland", "Region Midtjylland"}
 
 
 def test_esbjerg_sickness_absence_case_with_contact(corpus):

@@ -36,9 +36,15 @@ def _municipalities() -> tuple[dict[str, str], re.Pattern]:
         r"(?<![\w@.-])(?:(?P<plain>" + "|".join(map(re.escape, alternatives)) + r")s?"
         r"|(?P<strict>" + "|".join(map(re.escape, strict)) + r")s?(?=\s+[Kk]ommune))(?![\w@-])"
     )
-    # "Københavns" is the genitive of "København"; accept both spellings.
+    # "Københavns" is the genitive of "København"; accept both spellings. Regions are
+    # often written "region Nordjylland" in running text.
     names["Københavns"] = names["København"]
-    return names, re.compile(pattern.replace("København", "Københavns?"))
+    return names, re.compile(pattern.replace("København", "Københavns?").replace("Region\\ ", "[Rr]egion\\ "))
+
+
+def known_municipalities() -> frozenset[str]:
+    """Every normalised name: the 98 municipalities and the 5 regions."""
+    return frozenset(_municipalities()[0].values())
 
 
 def find_municipalities(text: str) -> list[str]:
@@ -47,19 +53,24 @@ def find_municipalities(text: str) -> list[str]:
     found: list[str] = []
     for m in pattern.finditer(text):
         name = m.group("plain") or m.group("strict")
+        name = "R" + name[1:] if name.startswith("region ") else name
         normalised = names.get(name) or names.get(name.rstrip("s"))
         if normalised and normalised not in found:
             found.append(normalised)
     return found
 
 
-def normalise_municipality(value: str) -> str:
-    """ "København Kommune" -> "Københavns Kommune"; "Esbjerg" -> "Esbjerg Kommune"."""
-    found = find_municipalities(value)
-    if found:
-        return ", ".join(found)
-    value = value.strip(" .,:;")
-    return value[:1].upper() + value[1:]
+_CONNECTORS = {"og", "i", "for", "af", "på", "&", "-"}
+
+
+def organisation_name(value: str) -> str | None:
+    """An actor named where a layout expects a municipality ("IT-Forsyningen", "Fællesindkøb Fyn"),
+    or None when the text is a topic rather than a name ("Offentlig-Privat samarbejde")."""
+    value = " ".join(value.split()).strip(" .,:;")
+    words = [w for w in value.split() if w.lower() not in _CONNECTORS]
+    if not words or len(words) > 6 or not all(w[:1].isupper() or w[:1].isdigit() for w in words):
+        return None
+    return value
 
 
 def _person_name(before: str) -> str:

@@ -69,8 +69,9 @@ class Case:
     catalogue: str
     kind: str
     title: str
-    municipality: str
-    municipalities: list[str]
+    municipality: str | None  # one municipality or region, or None
+    municipalities: list[str]  # every one named in the unit
+    organisations: list[str]  # other actors the layout names (IT-Forsyningen, Fællesindkøb Fyn)
     area: str | None
     efficiency_type: str | None
     contacts: list[Contact]
@@ -82,6 +83,7 @@ class Case:
     sha256: str
     clean: CleanText
     duplicates: list[tuple[int, int]] = field(default_factory=list)
+    overview: bool = False  # a section that lists or summarises cases (parse.mark_overviews)
 
     @property
     def text(self) -> str:
@@ -102,7 +104,9 @@ class Case:
         return {
             **self.summary(),
             "kind": self.kind,
+            "overview": self.overview,
             "municipalities": self.municipalities,
+            "organisations": self.organisations,
             "area": self.area,
             "efficiency_type": self.efficiency_type,
             "page": self.page,

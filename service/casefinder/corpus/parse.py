@@ -12,7 +12,7 @@ from pathlib import Path
 
 from . import layouts
 from .cleaning import CleanText, normalise, squash
-from .entities import find_contacts, find_money, find_municipalities, normalise_municipality
+from .entities import find_contacts, find_money, find_municipalities, organisation_name
 from .models import Case, Document, Draft
 from .text_tools import fold
 
@@ -88,12 +88,20 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", fold(text)).strip("-")[:60].rstrip("-")
 
 
-def _display_municipality(explicit: str | None, mentioned: list[str]) -> str:
-    if explicit:
-        return explicit
-    if len(mentioned) > 2:
-        return f"{mentioned[0]}, {mentioned[1]} m.fl."
-    return ", ".join(mentioned)
+def actors(draft: Draft, text: str) -> tuple[str | None, list[str], list[str]]:
+    """(municipality, every municipality named, organisations) of a unit.
+
+    The municipality is the one the layout names (title prefix, "Kommune:" field), else
+    the first named in the title, else in the text. What the layout names that is no
+    municipality (or region) is an organisation."""
+    stated = draft.municipality or ""
+    explicit = find_municipalities(stated) or find_municipalities(f"{stated} Kommune")
+    in_title = find_municipalities(draft.title)
+    mentioned = list(dict.fromkeys(explicit + in_title + find_municipalities(text)))
+    organisation = organisation_name(stated) if stated and not explicit else None
+    # An overview, or a unit led by an organisation, has no single municipality.
+    lead = (explicit or in_title or ([] if draft.kind == "section" or organisation else mentioned))[:1]
+    return (lead[0] if lead else None), mentioned, [organisation] if organisation else []
 
 
 def _printed_before(draft: Draft, text: str, seen: dict[str, list[Case]]) -> Case | None:
@@ -102,6 +110,20 @@ def _printed_before(draft: Draft, text: str, seen: dict[str, list[Case]]) -> Cas
         if difflib.SequenceMatcher(None, case.text, text, autojunk=False).quick_ratio() > 0.95:
             return case
     return None
+
+
+OVERVIEW_MIN_NAMED = 3  # a section naming at least this many of its catalogue's cases or municipalities
+
+
+def mark_overviews(cases: list[Case]) -> None:
+    """Flag the sections that list or summarise cases ("Resumé og overblik", "Udvalgte
+    cases"): they name several of the catalogue's cases or municipalities. Ranking lets
+    them yield to the cases themselves; guidance sections are not flagged."""
+    titles = [fold(c.title.split(":")[-1].strip())[:30] for c in cases if c.kind != "section" and len(c.title) > 12]
+    for section in (c for c in cases if c.kind == "section"):
+        text = fold(section.text)
+        named = sum(title in text for title in titles) + len(section.municipalities)
+        section.overview = named >= OVERVIEW_MIN_NAMED
 
 
 def parse_document(doc: Document) -> tuple[list[Case], str | None]:
@@ -124,10 +146,7 @@ def parse_document(doc: Document) -> tuple[list[Case], str | None]:
         if original:  # a case printed twice: keep the first, remember where the copy is
             original.duplicates.append((d.start, d.end))
             continue
-        explicit = normalise_municipality(d.municipality) if d.municipality else None
-        mentioned = find_municipalities(d.title + "\n" + clean.text)
-        if explicit:
-            mentioned = [m for m in find_municipalities(explicit)] + [m for m in mentioned if m not in explicit]
+        municipality, mentioned, organisations = actors(d, clean.text)
         title = squash(d.title)
         base = f"{doc.id}-{_slug(title) or d.kind}"
         case_id, n = base, 2
@@ -139,8 +158,9 @@ def parse_document(doc: Document) -> tuple[list[Case], str | None]:
             catalogue=doc.id,
             kind=d.kind,
             title=title,
-            municipality=_display_municipality(explicit, mentioned),
-            municipalities=mentioned or ([explicit] if explicit else []),
+            municipality=municipality,
+            municipalities=mentioned,
+            organisations=organisations,
             area=d.area,
             efficiency_type=d.efficiency_type,
             contacts=find_contacts(clean.text),
@@ -154,6 +174,7 @@ def parse_document(doc: Document) -> tuple[list[Case], str | None]:
         )
         seen_text.setdefault(fold(case.title), []).append(case)
         cases.append(case)
+    mark_overviews(cases)
     return cases, layout.warning
 
 
