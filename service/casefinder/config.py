@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class ConfidenceModel(BaseModel):
+    """Weights of the logistic confidence (``search/judge.py`` explains each feature), fitted
+    by ``bench/calibrate.py`` on the calibration queries in ``bench/calibration/``."""
+
+    bias: float = Field(-8.52, ge=-500, le=500)
+    dense_z: float = Field(1.365, ge=-500, le=500)  # query-passage cosine against the corpus's spread
+    lexical: float = Field(2.891, ge=-500, le=500)  # IDF share of the query's terms in the passage (Danish)
+    coverage: float = Field(3.534, ge=-500, le=500)  # share of the query's terms the corpus knows
+    topic_mean: float = Field(1.203, ge=-500, le=500)  # content words: catalogues vs general Danish
+    topic_max: float = Field(0.964, ge=-500, le=500)  # the query's most catalogue-like word
+    function_words: float = Field(4.243, ge=-500, le=500)  # function words: catalogues vs general Danish
+    english: float = Field(3.725, ge=-500, le=500)  # share of English words
+    relative_power: float = Field(9.5, ge=0, le=20)  # a hit's share of the best hit's score, to this power
 
 
 class Settings(BaseSettings):
@@ -32,9 +48,17 @@ class Settings(BaseSettings):
     ann_threshold: int = 50_000
 
     # Ranking
-    dense_weight: float = 0.7
-    candidates: int = 100
-    no_match_threshold: float = 0.5
+    dense_weight: float = Field(0.7, ge=0, le=1)
+    candidates: int = Field(100, ge=10, le=10_000)
+    # Sections score this share of their fused score, so that they yield to the cases they
+    # describe: overviews that list cases much, guidance a little (measured: README "Quality").
+    overview_weight: float = Field(0.5, ge=0, le=1)
+    section_weight: float = Field(0.9, ge=0, le=1)
+    # The result set: the best this many cases (one per case); filters and facets work within it.
+    result_pool: int = Field(50, ge=1, le=1000)
+    # A hit is confident (and may be cited in an answer) from this confidence on.
+    confidence: ConfidenceModel = Field(default_factory=ConfidenceModel)
+    confidence_threshold: float = Field(0.5, gt=0, lt=1)
 
     # Service
     host: str = "127.0.0.1"
@@ -42,6 +66,9 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     api_key: str | None = None
     max_query_chars: int = 1000
+    # Absolute base address (https://casefinder.example.dk) for links that leave the service:
+    # chat answers' sources and source.url. Without it links stay relative.
+    public_base_url: str | None = None
     max_k: int = 50
     query_cache_size: int = 512
 
@@ -51,6 +78,16 @@ class Settings(BaseSettings):
     llm_api_key: str | None = None
     llm_timeout: float = 20.0
     prompts_dir: Path = _REPO_ROOT / "prompts"
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _absolute_http_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        if not re.match(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", value):
+            raise ValueError("CASEFINDER_PUBLIC_BASE_URL skal være en absolut http(s)-adresse, fx https://casefinder.kommune.dk")
+        return value
 
 
 @lru_cache

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from importlib import resources
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,11 +14,7 @@ from ..corpus.models import Case
 from ..index.embedders import Embedder
 from ..index.store import Index
 from .highlight import highlight
-
-def background_texts() -> list[str]:
-    text = resources.files("casefinder.data").joinpath("background_da_en.txt").read_text("utf-8")
-    return [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
-
+from .judge import Judge
 
 @dataclass
 class Hit:
@@ -33,6 +28,7 @@ class Hit:
     highlight: str
     dense: float
     lexical: float
+    confidence: float = 0.0  # that this case answers the query, 0-1 (search/judge.py)
 
 
 @dataclass
@@ -41,21 +37,33 @@ class SearchResult:
     took_ms: float
     no_match: bool
     hits: list[Hit]
-    confidence: float = 0.0
+    confidence: float = 0.0  # that the catalogues answer the query: the best hit's confidence
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    total: int = 0  # cases in the (filtered) result set; facet counts are over the same set
+
+
+FACETS = ("municipality", "catalogue", "area", "kind")
+
+
+def facet_values(case: Case, name: str) -> list[str]:
+    """The values a case has for a facet: what filters match and facets count."""
+    if name == "municipality":
+        return case.municipalities or ([case.municipality] if case.municipality else [])
+    value = getattr(case, name, None)
+    return [value] if value else []
 
 
 def case_matches(case: Case, filters: dict[str, list[str]]) -> bool:
-    for name, wanted in filters.items():
-        if not wanted:
-            continue
-        if name == "municipality":
-            values = {case.municipality, *case.municipalities}
-        else:
-            values = {getattr(case, name, None)}
-        if not values & set(wanted):
-            return False
-    return True
+    return all(set(facet_values(case, name)) & set(wanted) for name, wanted in filters.items() if wanted)
+
+
+def count_facets(cases: list[Case]) -> dict[str, dict[str, int]]:
+    facets: dict[str, dict[str, int]] = {name: {} for name in FACETS}
+    for case in cases:
+        for name, counts in facets.items():
+            for value in facet_values(case, name):
+                counts[value] = counts.get(value, 0) + 1
+    return facets
 
 
 class Retriever:
@@ -65,9 +73,16 @@ class Retriever:
         self.index = index
         self.embedder = embedder
         self.settings = settings
-        self.background = embedder.embed_passages(background_texts())
+        self.judge = Judge(index, settings.confidence)
+        # Sections yield to the cases they describe (Settings.overview_weight, .section_weight).
+        self.kind_weight = np.array([self._kind_weight(index.corpus.case(c.case_id)) for c in index.chunks], dtype=np.float32)
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+
+    def _kind_weight(self, case: Case) -> float:
+        if case.kind != "section":
+            return 1.0
+        return self.settings.overview_weight if case.overview else self.settings.section_weight
 
     def embed_query(self, query: str) -> np.ndarray:
         """Query vector, from a small LRU cache; the model is called by one thread at a time."""
@@ -121,55 +136,37 @@ class Retriever:
         mode: str = "hybrid",
         per_case: bool = True,
     ) -> SearchResult:
+        """The best ``k`` hits of the result set: the ``result_pool`` best cases, narrowed by
+        ``filters``. Facets count that same set, so a facet's count is what choosing it shows."""
         started = time.perf_counter()
         filters = {f: v for f, v in (filters or {}).items() if v}
-        qvec = self.embed_query(query) if mode != "bm25" else None
-        fused, dense, lexical = self.chunk_scores(query, mode, qvec)
+        qvec = self.embed_query(query)  # the judge weighs dense evidence in every mode
+        fused, _, lexical = self.chunk_scores(query, mode, qvec)
+        fused = fused * self.kind_weight
         case_of = self.index.corpus.case
+        chunks = self.index.chunks
         order = np.argsort(-fused, kind="stable")
-        hits: list[Hit] = []
-        seen: set[str] = set()
-        facets: dict[str, dict[str, int]] = {f: {} for f in ("municipality", "catalogue", "area")}
+        best: dict[str, int] = {}  # case id -> its best chunk, best case first
         for i in order:
-            chunk = self.index.chunks[i]
-            case = case_of(chunk.case_id)
-            if per_case and case.id in seen:
-                continue
-            if not case_matches(case, filters):
-                continue
-            seen.add(case.id)
-            if len(hits) < k:
-                hits.append(
-                    Hit(len(hits) + 1, float(fused[i]), case, int(i), chunk.start, chunk.end, chunk.text,
-                        highlight(chunk.text, query, self.index.analyzer), float(dense[i]), float(lexical[i]))
-                )
-            if len(seen) >= max(k, 50):
+            best.setdefault(chunks[i].case_id, int(i))
+            if len(best) >= self.settings.result_pool:
                 break
-        # Facet counts over the (at most 50) best cases, so choosing one narrows the list.
-        for cid in seen:
-            case = case_of(cid)
-            for value in case.municipalities or [case.municipality]:
-                if value:
-                    facets["municipality"][value] = facets["municipality"].get(value, 0) + 1
-            facets["catalogue"][case.catalogue] = facets["catalogue"].get(case.catalogue, 0) + 1
-            if case.area:
-                facets["area"][case.area] = facets["area"].get(case.area, 0) + 1
-        confidence = self.confidence(qvec, float(dense.max()) if len(dense) else 0.0)
-        no_match = confidence < self.settings.no_match_threshold
-        return SearchResult(query, (time.perf_counter() - started) * 1000, no_match, hits, confidence, facets)
-
-    def confidence(self, qvec: np.ndarray | None, top_dense: float) -> float:
-        """How sure we are that the corpus answers the query, in [0, 1]; 0.5 is the fence.
-
-        The query's best catalogue passage is compared with its best match among
-        everyday texts (data/background_da_en.txt). Raw e5 cosines depend on language
-        and length, so the margin between the two is what separates "no answer here"
-        from an English or paraphrased question that the catalogues do answer.
-        """
-        if qvec is None:  # BM25-only mode has no dense evidence to judge by
-            return 1.0
-        margin = top_dense - float((self.background @ qvec).max())
-        return float(np.clip(0.5 + margin / 0.08, 0.0, 1.0))
+        results = [cid for cid in best if case_matches(case_of(cid), filters)]
+        if per_case:
+            chosen = [best[cid] for cid in results[:k]]
+        else:
+            allowed = set(results)
+            chosen = [int(i) for i in order if chunks[i].case_id in allowed][:k]
+        hits = [
+            Hit(rank, float(fused[i]), case_of(chunks[i].case_id), i, chunks[i].start, chunks[i].end, chunks[i].text,
+                highlight(chunks[i].text, query, self.index.analyzer), float(self.index.vectors[i] @ qvec), float(lexical[i]))
+            for rank, i in enumerate(chosen, 1)
+        ]
+        confidence = self.judge.rate(query, qvec, hits)
+        return SearchResult(
+            query, (time.perf_counter() - started) * 1000, confidence < self.settings.confidence_threshold, hits,
+            confidence, count_facets([case_of(cid) for cid in results]), len(results),
+        )
 
     def similar_cases(self, case_id: str, k: int = 5) -> list[tuple[Case, float]]:
         ids = self.index.case_ids
@@ -178,9 +175,10 @@ class Retriever:
         vecs = self.index.case_vectors
         sims = vecs @ vecs[ids.index(case_id)]
         out = []
+        case_of = self.index.corpus.case
         for j in np.argsort(-sims):
-            if ids[j] != case_id:
-                out.append((self.index.corpus.case(ids[j]), float(sims[j])))
+            if ids[j] != case_id and case_of(ids[j]).kind != "section":
+                out.append((case_of(ids[j]), float(sims[j])))
             if len(out) >= k:
                 break
         return out

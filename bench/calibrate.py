@@ -1,0 +1,195 @@
+"""Fit the confidence weights (search/judge.py) and report how well "no match" works.
+
+    python bench/calibrate.py            # fit on the fit split, report both splits
+    python bench/calibrate.py --report   # only report, with the weights in Settings (as shipped)
+
+Data: ``bench/calibration/queries.jsonl``: on-topic queries (label "on", with the
+catalogue file and a verbatim ``anchor`` of the case that answers) and off-topic
+queries (label "off") from many domains, all written for this purpose; none is taken
+from ../shared/eval. A third of them (by a hash of the query) is held out: it is never
+fitted on, and its figures are the ones to quote.
+
+How the weights are fitted:
+1. Per query, the evidence of its most confident hit is a sample (on-topic positive,
+   off-topic negative); a logistic regression with a little L2 gives the slopes.
+2. Per query: ``no_match`` is "no hit reaches confidence_threshold", so the bias is then
+   set, on the fit split only, to the largest value that wrongly flags at most
+   TARGET_FALSE_FLAGS of the on-topic queries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from casefinder.config import ConfidenceModel, get_settings
+from casefinder.engine import Casefinder
+from casefinder.search.judge import FEATURES
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "bench" / "calibration" / "queries.jsonl"
+REPORT = ROOT / "bench" / "calibration" / "report.md"
+TARGET_FALSE_FLAGS = 0.02
+
+
+def split_of(query: str) -> str:
+    return "holdout" if int(hashlib.sha256(query.encode()).hexdigest(), 16) % 3 == 0 else "fit"
+
+
+def target_case(engine: Casefinder, item: dict) -> str | None:
+    doc = next((d for d in engine.corpus.documents if d.path.name == item["catalogue"]), None)
+    at = doc.raw.find(item["anchor"]) if doc else -1
+    for case in engine.corpus.cases:
+        if case.catalogue == doc.id and (case.start <= at < case.end or any(s <= at < e for s, e in case.duplicates)):
+            return case.id
+    return None
+
+
+def collect(engine: Casefinder, items: list[dict]) -> list[dict]:
+    """Per query: the evidence of each top-10 hit and which hit (if any) is the answering case."""
+    retriever = engine.retriever
+    rows = []
+    for n, item in enumerate(items, 1):
+        query = " ".join(item["query"].split())
+        result = retriever.search(query, 10)
+        qe = retriever.judge.query_evidence(query, retriever.embed_query(query))
+        evidence = [retriever.judge.evidence(qe, h.chunk, h.dense) for h in result.hits]
+        target = target_case(engine, item) if item["label"] == "on" else None
+        rank = next((h.rank for h in result.hits if h.case.id == target), None)
+        top = result.hits[0].score if result.hits else 1.0
+        rows.append({**item, "split": split_of(item["query"]), "x": [e.features() for e in evidence], "rank": rank,
+                     "relative": [h.score / top if top > 0 else 1.0 for h in result.hits]})
+        if n % 50 == 0:
+            print(f"  {n}/{len(items)} queries", file=sys.stderr)
+    return rows
+
+
+def _logistic_regression(raw: np.ndarray, y: np.ndarray, l2: float = 0.01) -> np.ndarray:
+    """Weighted (classes equal), L2-penalised logistic regression on standardised features,
+    by Newton's method; returns [bias, weights] for the raw features."""
+    mean, sd = raw.mean(0), raw.std(0) + 1e-9
+    X = np.hstack([np.ones((len(raw), 1)), (raw - mean) / sd])
+    w = np.where(y == 1, 1 / y.sum(), 1 / (1 - y).sum())
+    penalty = l2 * np.diag(np.r_[0, np.ones(X.shape[1] - 1)])
+    beta = np.zeros(X.shape[1])
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-X @ beta))
+        beta -= np.linalg.solve((X * (w * p * (1 - p))[:, None]).T @ X + penalty, X.T @ (w * (p - y)) + penalty @ beta)
+    return np.r_[beta[0] - np.sum(beta[1:] * mean / sd), beta[1:] / sd]
+
+
+def fit_slopes(rows: list[dict], rounds: int = 3) -> np.ndarray:
+    """One sample per query: the evidence of its most confident hit (the one that decides
+    no_match). Which hit that is depends on the weights, so start from the top hit and refit."""
+    y = np.array([r["label"] == "on" for r in rows], dtype=float)
+    chosen = [r["x"][0] for r in rows]
+    for _ in range(rounds):
+        beta = _logistic_regression(np.array(chosen), y)
+        chosen = [max(r["x"], key=lambda x: float(np.dot(beta[1:], x))) for r in rows]
+    return beta
+
+
+def fit_relative_power(rows: list[dict]) -> float:
+    """The power that makes relative**power the best estimate (log-likelihood) that a hit of an
+    answered query is its answering case."""
+    pairs = [(rel, i + 1 == r["rank"]) for r in rows if r["label"] == "on" and r["rank"] for i, rel in enumerate(r["relative"])]
+    rel = np.clip(np.array([p[0] for p in pairs]), 1e-6, 1.0)
+    y = np.array([p[1] for p in pairs], dtype=float)
+
+    def loglik(power: float) -> float:
+        p = np.clip(rel**power, 1e-6, 1 - 1e-6)
+        return float(np.sum(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+    return max(np.arange(0.25, 12.01, 0.25), key=loglik)
+
+
+def hit_table(rows: list[dict], beta: np.ndarray, power: float, threshold: float) -> str:
+    """Among answered (on-topic) held-out queries: confident answering hits and other hits."""
+    right, wrong = [], []
+    for r in rows:
+        if r["split"] != "holdout" or r["label"] != "on" or not r["rank"]:
+            continue
+        answered = 1 / (1 + np.exp(-best_logit(r, beta)))
+        for i, rel in enumerate(r["relative"]):
+            (right if i + 1 == r["rank"] else wrong).append(answered * max(rel, 0.0) ** power >= threshold)
+    return (f"Held-out on-topic queries, hits at or above the threshold: answering case {np.mean(right):.1%} "
+            f"({len(right)} hits), other cases {np.mean(wrong):.1%} ({len(wrong)} hits).")
+
+
+def best_logit(row: dict, beta: np.ndarray) -> float:
+    return max((beta[0] + float(np.dot(beta[1:], x)) for x in row["x"]), default=-np.inf)
+
+
+def set_bias(rows: list[dict], beta: np.ndarray, target: float = TARGET_FALSE_FLAGS) -> np.ndarray:
+    """Largest bias that keeps wrongly flagged on-topic queries at or under the target."""
+    pos = sorted(best_logit(r, beta) - beta[0] for r in rows if r["label"] == "on")
+    allowed = int(target * len(pos))
+    # no_match when bias + s < 0: flag at most `allowed` positives -> bias just above -pos[allowed]
+    return np.r_[-pos[allowed] + 1e-3, beta[1:]]
+
+
+def table(rows: list[dict], beta: np.ndarray) -> tuple[str, dict]:
+    def flagged(r):
+        return best_logit(r, beta) < 0
+
+    out, figures = [], {}
+    for split in ("fit", "holdout"):
+        part = [r for r in rows if r["split"] == split]
+        pos, neg = [r for r in part if r["label"] == "on"], [r for r in part if r["label"] == "off"]
+        nf = sum(map(flagged, neg)) / len(neg)
+        pf = sum(map(flagged, pos)) / len(pos)
+        figures[split] = {"negatives_flagged": round(nf, 3), "positives_wrongly_flagged": round(pf, 3),
+                          "negatives": len(neg), "positives": len(pos)}
+        out.append(f"| {split} | {len(neg)} | {nf:.1%} | {len(pos)} | {pf:.1%} |")
+    head = "| split | off-topic queries | flagged no_match | on-topic queries | wrongly flagged |\n|---|---|---|---|---|\n"
+    lines = [head + "\n".join(out), ""]
+    hold = [r for r in rows if r["split"] == "holdout"]
+    by = defaultdict(list)
+    for r in hold:
+        by[("off", r.get("domain", "?")) if r["label"] == "off" else ("on", r.get("style", "?"))].append(r)
+    lines.append("Held out, per domain (off-topic: share flagged) and style (on-topic: share wrongly flagged):\n")
+    lines.append("| label | domain / style | queries | flagged |\n|---|---|---|---|")
+    for (label, name), rs in sorted(by.items()):
+        lines.append(f"| {label} | {name} | {len(rs)} | {sum(map(flagged, rs)) / len(rs):.0%} |")
+    return "\n".join(lines), figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--report", action="store_true", help="report with the weights in Settings, fit nothing")
+    parser.add_argument("--target", type=float, default=TARGET_FALSE_FLAGS,
+                        help="share of on-topic fit queries that may be flagged (sets the bias)")
+    args = parser.parse_args()
+    settings = get_settings()
+    engine = Casefinder.load(settings, progress=False)
+    items = [json.loads(line) for line in DATA.read_text("utf-8").splitlines() if line.strip()]
+    rows = collect(engine, items)
+    if args.report:
+        m = settings.confidence
+        beta, power = np.array([m.bias, *(getattr(m, f) for f in FEATURES)]), m.relative_power
+    else:
+        fit = [r for r in rows if r["split"] == "fit"]
+        beta, power = set_bias(fit, fit_slopes(fit), args.target), fit_relative_power(fit)
+    # Confidence 0.5 (logit 0) is the fence: shift the bias if the threshold is elsewhere.
+    t = settings.confidence_threshold
+    model = ConfidenceModel(bias=round(float(beta[0]) + float(np.log(t / (1 - t))), 3),
+                            **{f: round(float(b), 3) for f, b in zip(FEATURES, beta[1:])}, relative_power=power)
+    text, figures = table(rows, beta)
+    found = [r["rank"] for r in rows if r["label"] == "on"]
+    recall = f"answering case in the top 1 / 5 / 10: {sum(1 for r in found if r == 1) / len(found):.1%} / " \
+             f"{sum(1 for r in found if r and r <= 5) / len(found):.1%} / {sum(1 for r in found if r) / len(found):.1%}"
+    report = (f"# No-match calibration\n\nWeights (`CASEFINDER_CONFIDENCE`): `{model.model_dump_json()}`\n\n"
+              f"{text}\n\nOn-topic queries, {recall}.\n\n{hit_table(rows, beta, power, 0.5)}\n")
+    print(report)
+    print(json.dumps(figures))
+    REPORT.write_text(report, "utf-8")
+
+
+if __name__ == "__main__":
+    main()

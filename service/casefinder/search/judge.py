@@ -1,0 +1,197 @@
+"""Does a passage answer the query? A calibrated confidence from corpus evidence.
+
+No example texts and no lists of topics: every feature measures the query against the
+corpus itself, or against general Danish and English word frequencies (``wordfreq``).
+
+Per query:
+- ``coverage``: the IDF-weighted share of its terms (stemmed, folded, decompounded) that the
+  catalogues contain at all; a term they never use weighs as the rarest term. For the English
+  part of a query: the share of its less common words whose first five letters begin a word of
+  the catalogues ("rehabilitation" ~ "rehabilitering", "digital" ~ "digitalisering").
+- ``english``: the share of its words that are far more common in English than in Danish.
+  The catalogues are Danish, so for an English query the lexical features say nothing:
+  they are weighed by (1 - english) and the dense evidence carries it.
+- ``topic_mean`` / ``topic_max``: for each content word (stemmed and folded), log10 of how
+  much more often the catalogues use it than general Danish does. "hjemmepleje" and
+  "jobcenter" score high; "skak", "feriepenge" and "kolonihave" score low. A word that
+  neither knows is judged by its compound parts.
+- ``function_words``: the same ratio, averaged over the query's function words: "jeg", "min",
+  "mig" are common in Danish but rare in the catalogues, which never address a person's
+  own situation.
+Per hit:
+- ``dense_z``: the passage's cosine with the query, in standard deviations above the query's
+  mean cosine over a fixed sample of the corpus's chunks: how far the passage stands out from
+  the rest of the corpus, whatever the query's language and length.
+- ``lexical``: the IDF-weighted share of the query's terms (stemmed, folded, decompounded)
+  that the passage contains.
+
+The confidence is a logistic function of these, with the weights of
+``Settings.confidence`` fitted by ``bench/calibrate.py`` on calibration queries that live
+under ``bench/calibration/`` (never shipped).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from wordfreq import get_frequency_dict, word_frequency
+
+from ..config import ConfidenceModel
+from ..corpus.text_tools import fold
+from ..index.analyzer import stem, stop_words, words
+from ..index.store import Index
+
+COGNATE_PREFIX = 5  # letters an English word shares with a catalogue word to count as known
+REFERENCE_SAMPLE = 2048  # chunks whose cosines describe "the corpus" for a query
+FLOOR = 1e-7  # frequency of a word never seen, in either source
+FEATURES = ("dense_z", "lexical", "coverage", "topic_mean", "topic_max", "function_words", "english")
+
+
+@lru_cache
+def general_danish() -> dict[str, float]:
+    """Frequency of each stem in general Danish (wordfreq's word list, stems summed)."""
+    stems: Counter[str] = Counter()
+    for word, freq in get_frequency_dict("da").items():
+        stems[stem(word)] += freq
+    return dict(stems)
+
+
+def english_share(tokens: list[str]) -> float:
+    english = sum(word_frequency(t, "en") > 10 * word_frequency(t, "da") + 1e-6 for t in tokens)
+    return english / len(tokens) if tokens else 0.0
+
+
+@dataclass(frozen=True)
+class QueryEvidence:
+    """What the judge knows of a query before looking at any passage."""
+
+    terms: dict[str, float]  # BM25 term -> IDF weight
+    coverage: float
+    english: float
+    topic_mean: float
+    topic_max: float
+    function_words: float
+    dense_mean: float
+    dense_sd: float
+
+
+@dataclass(frozen=True)
+class Evidence:
+    query: QueryEvidence
+    dense: float
+    dense_z: float
+    lexical: float
+
+    def features(self) -> list[float]:
+        """In the order of FEATURES; Danish-only evidence is scaled by (1 - english)."""
+        q, danish = self.query, 1.0 - self.query.english
+        return [self.dense_z, self.lexical * danish, q.coverage,
+                q.topic_mean * danish, q.topic_max * danish, q.function_words * danish, q.english]
+
+
+def logistic(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, x))))
+
+
+class Judge:
+    def __init__(self, index: Index, model: ConfidenceModel):
+        self.index = index
+        self.model = model
+        scores = index.bm25.scores
+        self._indptr, self._indices = scores["indptr"], scores["indices"]
+        self._vocab = index.bm25.vocab_dict
+        self._n = max(1, len(index.chunks))
+        surface = Counter(fold(w) for case in index.corpus.cases for w in words(case.text))
+        counts: Counter[str] = Counter()
+        for word, n in surface.items():
+            counts[stem(word)] += n
+        total = max(1, sum(counts.values()))
+        self._corpus_freq = {t: n / total for t, n in counts.items()}
+        self._prefixes = frozenset(w[:COGNATE_PREFIX] for w in surface if len(w) >= COGNATE_PREFIX)
+        rng = np.random.default_rng(0)
+        n = len(index.vectors)
+        sample = np.sort(rng.choice(n, size=min(n, REFERENCE_SAMPLE), replace=False)) if n else np.arange(0)
+        self._reference = np.ascontiguousarray(index.vectors[sample])
+
+    # ------------------------------------------------------------------ lexical statistics
+
+    def _df(self, term: str) -> int:
+        i = self._vocab.get(term)
+        return 0 if i is None else int(self._indptr[i + 1] - self._indptr[i])
+
+    def _contains(self, chunk: int, term: str) -> bool:
+        i = self._vocab.get(term)
+        if i is None:
+            return False
+        docs = self._indices[self._indptr[i] : self._indptr[i + 1]]
+        at = int(np.searchsorted(docs, chunk))
+        return at < len(docs) and int(docs[at]) == chunk
+
+    def _topicality(self, word: str) -> float:
+        """log10(frequency in the catalogues / frequency in general Danish) of a word's stem."""
+        general = general_danish()
+        term = stem(word)
+        if term not in self._corpus_freq and term not in general:
+            parts = self.index.analyzer.split_compound(fold(word))
+            if parts:
+                return float(np.mean([self._stem_ratio(stem(p), general) for p in parts]))
+        return self._stem_ratio(term, general)
+
+    def _cognates(self, tokens: list[str]) -> float:
+        rare = [fold(t) for t in tokens if len(t) >= COGNATE_PREFIX and word_frequency(t, "en") < 1e-4]
+        return sum(t[:COGNATE_PREFIX] in self._prefixes for t in rare) / len(rare) if rare else 0.0
+
+    def _stem_ratio(self, term: str, general: dict[str, float]) -> float:
+        return math.log10((self._corpus_freq.get(term, 0.0) + FLOOR) / (general.get(term, 0.0) + FLOOR))
+
+    # ------------------------------------------------------------------ evidence
+
+    def query_evidence(self, query: str, qvec: np.ndarray) -> QueryEvidence:
+        terms, known = {}, 0.0
+        for term in dict.fromkeys(self.index.analyzer(query)):
+            df = self._df(term)
+            terms[term] = math.log(1.0 + (self._n - df + 0.5) / (df + 0.5))
+            known += terms[term] if df else 0.0
+        total = sum(terms.values())
+        tokens = [t for t in words(query) if not t.isdigit()]
+        function = [t for t in tokens if fold(t) in stop_words()]
+        content = [t for t in tokens if fold(t) not in stop_words() and len(t) > 1]
+        topic = [self._topicality(t) for t in content] or [0.0]
+        function_words = [self._topicality(t) for t in function] or [0.0]
+        cosines = self._reference @ qvec if len(self._reference) else np.zeros(1)
+        english = english_share(tokens)
+        coverage = (1 - english) * (known / total if total else 0.0) + english * self._cognates(tokens)
+        return QueryEvidence(
+            terms=terms, coverage=coverage, english=english, topic_mean=float(np.mean(topic)),
+            topic_max=float(max(topic)), function_words=float(np.mean(function_words)),
+            dense_mean=float(cosines.mean()), dense_sd=float(cosines.std()) or 1.0,
+        )
+
+    def evidence(self, query: QueryEvidence, chunk: int, dense: float) -> Evidence:
+        total = sum(query.terms.values())
+        present = sum(w for t, w in query.terms.items() if self._contains(chunk, t))
+        return Evidence(query, dense, (dense - query.dense_mean) / query.dense_sd, present / total if total else 0.0)
+
+    def logit(self, evidence: Evidence) -> float:
+        weights = [getattr(self.model, name) for name in FEATURES]
+        return self.model.bias + float(np.dot(weights, evidence.features()))
+
+    def rate(self, query: str, qvec: np.ndarray, hits: list) -> float:
+        """Set each hit's confidence; return the query's: that the catalogues answer it at all.
+
+        The query's confidence comes from its most convincing hit. A hit's confidence is that
+        times its fused score relative to the best hit's, to the power ``relative_power``: a
+        case far behind the best is unlikely to be the answer even to a question that has one."""
+        if not hits:
+            return 0.0
+        evidence = self.query_evidence(query, qvec)
+        answered = logistic(max(self.logit(self.evidence(evidence, h.chunk, h.dense)) for h in hits))
+        top = max(h.score for h in hits)
+        for h in hits:
+            relative = h.score / top if top > 0 else 1.0
+            h.confidence = answered * max(0.0, relative) ** self.model.relative_power
+        return answered
