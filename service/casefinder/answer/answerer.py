@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from .. import schemas
 from ..search.retriever import Hit
-from .extractive import NOT_ANSWERED, choose_sentences
+from .extractive import NOT_ANSWERED, WHICH_MUNICIPALITIES, choose_sentences
 from .llm import ChatClient, CitationStream, LLMError, Prompts, build_messages, check_citations, fence
 
 log = logging.getLogger(__name__)
@@ -20,6 +20,11 @@ def _cite(sentence: str, n: int) -> str:
     if sentence[-1:] in ".!?:":
         return f"{sentence[:-1]} [{n}]{sentence[-1]}"
     return f"{sentence} [{n}]."
+
+
+def actor(case) -> str | None:
+    """Who the case is about: its municipality, else its organisation."""
+    return case.municipality or next(iter(case.organisations), None)
 
 
 class Answerer:
@@ -36,93 +41,123 @@ class Answerer:
     def _retrieve(self, question: str, k: int, filters: schemas.Filters):
         return self.engine.retriever.search(question, k, filters.model_dump())
 
+    def _answering(self, result) -> list[Hit]:
+        """The hits an answer may cite: those the judgement is confident answer the question."""
+        threshold = self.engine.settings.confidence_threshold
+        return [] if result.no_match else [h for h in result.hits if h.confidence >= threshold]
+
     def _citation(self, n: int, hit: Hit) -> schemas.Citation:
         model = self.engine.hit_model(hit)
         return schemas.Citation(n=n, case=model.case, passage=model.passage, source=model.source)
 
-    def _not_grounded(self, question: str, hits: list[Hit]) -> schemas.AskResponse:
+    def _not_grounded(self, question: str, hits: list[Hit], mode: str = "extractive", note: str | None = None) -> schemas.AskResponse:
+        """The refusal: no [n], and the nearest cases named as what they are, not an answer."""
         nearest = [self.engine.case_ref(h.case) for h in hits[:3]]
         answer = NOT_ANSWERED
         if nearest:
-            answer += " Måske relevant: " + "; ".join(
-                f"{c.title}" + (f" ({c.municipality})" if c.municipality and c.municipality not in c.title else "")
-                for c in nearest
+            answer += " Måske relevant, men ikke et svar: " + "; ".join(
+                c.title + (f" ({who})" if (who := actor(c)) and who not in c.title else "") for c in nearest
             ) + "."
-        return schemas.AskResponse(question=question, answer=answer, mode="extractive", grounded=False,
-                                   citations=[], maybe_relevant=nearest)
+        return schemas.AskResponse(question=question, answer=answer, mode=mode, grounded=False,
+                                   citations=[], maybe_relevant=nearest, note=note)
 
     def extractive(self, question: str, hits: list[Hit], note: str | None = None) -> schemas.AskResponse:
+        """One line per cited case: who, which case, and the sentences that answer, each cited."""
         qvec = self.engine.retriever.embed_query(question)
-        sentences = choose_sentences(question, hits, self.engine.embedder, self.engine.index.analyzer, qvec)
-        if not sentences:
-            return self._not_grounded(question, hits)
-        numbers: dict[str, int] = {}
-        citations: list[schemas.Citation] = []
-        parts = []
-        for s in sentences:
-            if s.hit.case.id not in numbers:
-                numbers[s.hit.case.id] = len(numbers) + 1
-                citations.append(self._citation(numbers[s.hit.case.id], s.hit))
-            parts.append(_cite(s.text, numbers[s.hit.case.id]))
-        return schemas.AskResponse(question=question, answer=" ".join(parts), mode="extractive", grounded=True,
+        per_case = choose_sentences(question, hits, self.engine.embedder, self.engine.index.analyzer, qvec)
+        if not per_case:
+            return self._not_grounded(question, hits, note=note)
+        citations = [self._citation(n, sentences[0].hit) for n, sentences in enumerate(per_case, 1)]
+        lines = []
+        if WHICH_MUNICIPALITIES.search(question):
+            lines.append(_named_municipalities(citations))
+        for c, sentences in zip(citations, per_case):
+            who = actor(c.case)
+            label = f"{who} – {c.case.title}" if who and who not in c.case.title else c.case.title
+            lines.append(f"{label}: " + " ".join(_cite(s.text, c.n) for s in sentences))
+        return schemas.AskResponse(question=question, answer="\n".join(lines), mode="extractive", grounded=True,
                                    citations=citations, note=note)
 
     def _llm_messages(self, question: str, hits: list[Hit]) -> list[dict]:
-        passages = [fence(i, h.case.title, h.case.municipality, h.text) for i, h in enumerate(hits, 1)]
+        passages = [fence(i, h.case.title, actor(h.case) or "", h.text) for i, h in enumerate(hits, 1)]
         return build_messages(self.prompts, question, passages)
 
     def _llm_response(self, question: str, hits: list[Hit], text: str) -> schemas.AskResponse:
         text = check_citations(text.strip(), len(hits))
         cited = sorted({int(n) for n in re.findall(r"\[(\d{1,3})\]", text)})
-        grounded = bool(cited) and NOT_ANSWERED not in text
-        if not grounded:
-            return self._not_grounded(question, hits).model_copy(update={"mode": "llm"})
+        if not cited or NOT_ANSWERED in text:
+            return self._not_grounded(question, hits, mode="llm")
         citations = [self._citation(n, hits[n - 1]) for n in cited]
         return schemas.AskResponse(question=question, answer=text, mode="llm", grounded=True, citations=citations)
 
     # ------------------------------------------------------------------ public
 
     def _offline(self, question: str, result, note: str | None = None) -> schemas.AskResponse:
-        """The answer without a language model: not grounded on no_match, else extractive."""
-        if result.no_match or not result.hits:
-            return self._not_grounded(question, result.hits)
-        return self.extractive(question, result.hits, note=note)
+        """The answer without a language model: extractive from the confident hits, else a refusal."""
+        answering = self._answering(result)
+        if not answering:
+            return self._not_grounded(question, result.hits, note=note)
+        return self.extractive(question, answering, note=note)
 
     def ask(self, question: str, k: int, filters: schemas.Filters) -> schemas.AskResponse:
         result = self._retrieve(question, k, filters)
-        if not self.client or result.no_match or not result.hits:
+        answering = self._answering(result)
+        if not self.client or not answering:
             return self._offline(question, result)
         try:
-            return self._llm_response(question, result.hits, self.client.complete(self._llm_messages(question, result.hits)))
+            return self._llm_response(question, answering, self.client.complete(self._llm_messages(question, answering)))
         except LLMError as exc:
             log.warning("LLM utilgængelig, svarer ekstraktivt: %s", exc)
             return self._offline(question, result, note=FALLBACK_NOTE)
 
     def stream(self, question: str, k: int, filters: schemas.Filters) -> Iterator[tuple[str, dict]]:
-        """("delta", {"text": …}) events as the answer comes, then ("done", full response)."""
+        """("delta", {"text": …}) events as the answer comes, then ("done", full response).
+
+        Nothing is sent that the final event could call not grounded: the model's text is held
+        back until it cites a passage (an answer with a valid citation is grounded)."""
         result = self._retrieve(question, k, filters)
-        if not self.client or result.no_match or not result.hits:
+        answering = self._answering(result)
+        if not self.client or not answering:
             yield from _replay(self._offline(question, result))
             return
-        filt = CitationStream(len(result.hits))
-        text = ""
+        filt = CitationStream(len(answering))
+        text, held, sent = "", "", False
         try:
-            for piece in self.client.stream(self._llm_messages(question, result.hits)):
-                out = filt.feed(piece)
+            for piece in self.client.stream(self._llm_messages(question, answering)):
                 text += piece
-                if out:
-                    yield "delta", {"text": out}
-            rest = filt.flush()
-            if rest:
-                yield "delta", {"text": rest}
-            yield "done", self._llm_response(question, result.hits, text).model_dump()
+                held += filt.feed(piece)
+                if held and (sent or (_CITED.search(held) and NOT_ANSWERED not in text)):
+                    yield "delta", {"text": held}
+                    held, sent = "", True
+            held += filt.flush()
+            response = self._llm_response(question, answering, text)
+            if not sent:  # never cited: nothing went out, the final answer is replayed whole
+                yield from _replay(response)
+                return
+            if held:
+                yield "delta", {"text": held}
+            yield "done", response.model_dump()
         except LLMError as exc:
             log.warning("LLM-stream afbrudt, svarer ekstraktivt: %s", exc)
             response = self._offline(question, result, note=FALLBACK_NOTE)
-            if text:  # part of the model's answer is out already: only the final event follows
+            if sent:  # part of the model's (cited) answer is out already: only the final event follows
                 yield "done", response.model_dump()
             else:
                 yield from _replay(response)
+
+
+_CITED = re.compile(r"\[\d{1,3}\]")
+
+
+def _named_municipalities(citations: list[schemas.Citation]) -> str:
+    """ "Kommuner i casene: A og B [1]; C [2]." from the cases' metadata."""
+    parts = []
+    for c in citations:
+        names = c.case.municipalities[:6] or c.case.organisations
+        if names:
+            listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " og " + names[-1]
+            parts.append(f"{listed} [{c.n}]")
+    return ("Kommuner i casene: " + "; ".join(parts) + ".") if parts else "Casene nævner ingen bestemt kommune."
 
 
 def _replay(response: schemas.AskResponse) -> Iterator[tuple[str, dict]]:
@@ -133,6 +168,6 @@ def _replay(response: schemas.AskResponse) -> Iterator[tuple[str, dict]]:
 
 
 def _pieces(text: str) -> list[str]:
-    """Sentence-sized pieces for streaming an answer that is already complete."""
-    parts = [p for p in re.split(r"(?<=[.!?])\s+", text) if p]
-    return [p + " " for p in parts[:-1]] + parts[-1:]
+    """Sentence-sized pieces for streaming an answer that is already complete; joined, they
+    are the answer exactly."""
+    return [p for p in re.split(r"(?<=[.!?])(?=\s)|(?<=\n)", text) if p]

@@ -9,6 +9,7 @@ import uuid
 from fastapi.responses import StreamingResponse
 
 from .. import schemas
+from ..answer.answerer import actor
 from ..engine import BadRequest, Casefinder
 
 MODEL = "casefinder"
@@ -27,7 +28,7 @@ def _last_user_message(body: schemas.ChatRequest) -> str:
 def sources_block(answer: schemas.AskResponse) -> str:
     if not answer.citations:
         return ""
-    lines = [f"[{c.n}] {c.case.title} – {c.case.municipality or c.case.catalogue} ({c.source.url})" for c in answer.citations]
+    lines = [f"[{c.n}] {c.case.title} – {actor(c.case) or c.case.catalogue} ({c.source.url})" for c in answer.citations]
     return "\n\nKilder:\n" + "\n".join(lines)
 
 
