@@ -1,5 +1,7 @@
 """The HTTP API of ../shared/API.md against the real index."""
 
+import re
+
 import pytest
 
 from conftest import ODENSE_ID
@@ -11,8 +13,10 @@ def test_search_get_follows_the_contract(client):
     body = r.json()
     assert {"query", "took_ms", "no_match", "hits"} <= set(body)
     hit = body["hits"][0]
-    assert {"rank", "score", "case", "passage", "source"} <= set(hit)
-    assert {"id", "title", "municipality", "catalogue"} <= set(hit["case"])
+    assert {"rank", "score", "confidence", "case", "passage", "source"} <= set(hit)
+    assert {"id", "title", "municipality", "catalogue", "kind", "organisations"} <= set(hit["case"])
+    assert hit["case"]["kind"] in {"case", "proposal", "section"}
+    assert all(0 <= h["confidence"] <= 1 for h in body["hits"]) and hit["confidence"] >= 0.5
     assert {"text", "highlight"} <= set(hit["passage"])
     assert {"document", "sha256", "start", "end", "page", "url"} <= set(hit["source"])
     assert hit["case"]["id"] == ODENSE_ID and len(body["hits"]) == 3
@@ -62,13 +66,55 @@ def test_documents_and_health(client):
     assert client.get("/healthz").json()["status"] == "ok"
 
 
-def test_viewer_highlights_the_passage(client):
+def test_viewer_highlights_the_passage_as_one_block(client):
     hit = client.get("/api/search", params={"q": "samarbejde om medicinudlevering", "k": 1}).json()["hits"][0]
     page = client.get(hit["source"]["url"].split("#")[0])
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
-    assert 'id="passage"' in page.text
-    marked = page.text.split('id="passage">', 1)[1].split("</mark>", 1)[0]
-    assert hit["passage"]["text"].split()[0] in marked
+    assert page.text.count('id="passage"') == 1
+    block = page.text.split('<div class="marked" id="passage">', 1)[1].split("</div>", 1)[0]
+    marked = " ".join(re.findall(r"<mark>(.*?)</mark>", block, re.S))
+    assert hit["passage"]["text"].split()[0] in marked and hit["passage"]["text"].split()[-1] in marked
+    assert "<div" not in block  # one block: paragraphs inside it, no nested boxes
+
+
+def test_facet_counts_are_what_choosing_the_facet_shows(client):
+    body = client.get("/api/search", params={"q": "fælles indkøb", "k": 50}).json()
+    assert body["total"] == len(body["hits"])
+    for facet in ("municipality", "catalogue", "kind"):
+        for value, count in sorted(body["facets"][facet].items(), key=lambda kv: -kv[1])[:3]:
+            narrowed = client.get("/api/search", params={"q": "fælles indkøb", "k": 50, facet: value}).json()
+            assert narrowed["total"] == len(narrowed["hits"]) == count, (facet, value)
+
+
+def test_similar_cases_are_cases_and_proposals_only(client, engine):
+    for case in engine.corpus.cases[::25]:
+        similar = client.get(f"/api/cases/{case.id}").json()["similar"]
+        assert similar and all(s["case"]["kind"] in {"case", "proposal"} for s in similar)
+
+
+def test_links_are_absolute_when_a_public_address_is_configured(engine):
+    from fastapi.testclient import TestClient
+
+    from casefinder.api.app import create_app
+    from casefinder.engine import Casefinder
+
+    settings = engine.settings.model_copy(update={"public_base_url": "https://casefinder.example.dk"})
+    public = Casefinder(settings, engine.index, engine.embedder)
+    with TestClient(create_app(settings, public)) as c:
+        hit = c.get("/api/search", params={"q": "medicinudlevering", "k": 1}).json()["hits"][0]
+        assert hit["source"]["url"].startswith("https://casefinder.example.dk/documents/")
+        chat = c.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "Hvem udleverer medicin i weekenden i Odense?"}]}).json()
+        assert "(https://casefinder.example.dk/documents/" in chat["choices"][0]["message"]["content"]
+
+
+def test_a_public_address_must_be_absolute():
+    from pydantic import ValidationError
+
+    from casefinder.config import Settings
+
+    with pytest.raises(ValidationError):
+        Settings(public_base_url="casefinder.example.dk")
+    assert Settings(public_base_url="https://x.dk/").public_base_url == "https://x.dk"
 
 
 def test_viewer_has_page_anchors_for_paged_layouts(client):

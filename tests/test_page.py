@@ -55,9 +55,12 @@ def test_source_link_opens_the_catalogue_at_the_highlighted_passage(browser_page
     page, url = browser_page
     page.goto(url + "/?q=" + quote_plus("samarbejde om medicinudlevering"))
     page.locator(".card a.source").first.click()
-    page.wait_for_selector("mark#passage")
-    mark = page.locator("mark#passage")
-    assert mark.is_visible()
+    page.wait_for_selector("#passage.marked mark")
+    block = page.locator("#passage")
+    assert block.is_visible() and block.count() == 1
+    # One clean block: the marks inside carry no boxes of their own (no padding, outline or border).
+    assert page.evaluate("""() => [...document.querySelectorAll('#passage mark')].every(m => {
+        const s = getComputedStyle(m); return s.paddingLeft === '0px' && s.outlineStyle === 'none' && s.borderLeftStyle === 'none'; })""")
     assert page.evaluate("""() => { const r = document.getElementById('passage').getBoundingClientRect();
                                     return r.top >= 0 && r.top < window.innerHeight; }""")
     assert "/documents/kl-samarbejde-2019" in page.url
@@ -94,6 +97,21 @@ def test_no_match_state(browser_page):
     page.keyboard.press("Enter")
     page.wait_for_selector(".state.nomatch")
     assert "Ingen cases matcher" in page.locator(".state.nomatch").inner_text()
+    assert page.locator("nav.facet").count() == 0  # nothing to narrow down
+
+
+def test_weak_hits_are_marked_as_such(browser_page, client):
+    page, url = browser_page
+    query = "samarbejde om medicinudlevering"
+    hits = client.get("/api/search", params={"q": query}).json()["hits"]
+    weak = [h["rank"] for h in hits if h["confidence"] < 0.5]
+    assert weak and hits[0]["confidence"] >= 0.5
+    page.goto(url + "/?q=" + quote_plus(query))
+    page.wait_for_selector(".card")
+    assert page.locator(".card").first.locator(".weak-label").count() == 0
+    labelled = [int(r) for r in page.locator(".card.weak").evaluate_all("cs => cs.map(c => c.dataset.rank)")]
+    assert labelled == weak
+    assert page.locator(".card.weak .weak-label").first.inner_text() == "Svagt match"
 
 
 def test_empty_state_offers_examples_and_keyboard_navigation(browser_page):

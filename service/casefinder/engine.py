@@ -87,23 +87,27 @@ class Casefinder:
         doc = self.corpus.document(case.catalogue)
         return schemas.CaseRef(
             id=case.id, title=case.title, municipality=case.municipality, catalogue=case.catalogue,
-            kind=case.kind, area=case.area, efficiency_type=case.efficiency_type,
-            municipalities=case.municipalities, year=doc.year if doc else None,
+            kind=case.kind, overview=case.overview, area=case.area, efficiency_type=case.efficiency_type,
+            municipalities=case.municipalities, organisations=case.organisations, year=doc.year if doc else None,
             catalogue_title=doc.title if doc else None,
             contacts=[schemas.Contact(**vars(c)) for c in case.contacts],
         )
+
+    def link(self, path: str) -> str:
+        """A link to this service: absolute when a public base address is configured."""
+        return f"{self.settings.public_base_url}{path}" if self.settings.public_base_url else path
 
     def source(self, case: Case, start: int, end: int) -> schemas.Source:
         doc = self.corpus.document(case.catalogue)
         return schemas.Source(
             document=case.catalogue, sha256=case.sha256, start=start, end=end,
             page=doc.page_at(start) if doc else None,
-            url=f"/documents/{quote(case.catalogue)}?start={start}&end={end}#passage",
+            url=self.link(f"/documents/{quote(case.catalogue)}?start={start}&end={end}#passage"),
         )
 
     def hit_model(self, hit: Hit) -> schemas.SearchHit:
         return schemas.SearchHit(
-            rank=hit.rank, score=round(hit.score, 4), case=self.case_ref(hit.case),
+            rank=hit.rank, score=round(hit.score, 4), confidence=round(hit.confidence, 3), case=self.case_ref(hit.case),
             passage=schemas.Passage(text=hit.text, highlight=hit.highlight),
             source=self.source(hit.case, hit.start, hit.end),
         )
@@ -120,7 +124,7 @@ class Casefinder:
         return schemas.SearchResponse(
             query=query, took_ms=round(result.took_ms, 2), no_match=result.no_match,
             hits=[self.hit_model(h) for h in result.hits], confidence=round(result.confidence, 3),
-            k=k, filters=filters, facets=result.facets,
+            k=k, filters=filters, total=result.total, facets=result.facets,
         )
 
     def ask(self, question: object, k: object = 5, filters: schemas.Filters | None = None) -> schemas.AskResponse:
@@ -139,9 +143,9 @@ class Casefinder:
             i = self.index.case_chunks[other.id][0]
             chunk = self.index.chunks[i]
             hits.append(self.hit_model(Hit(rank, similarity, other, i, chunk.start, chunk.end, chunk.text,
-                                           html.escape(chunk.text), similarity, 0.0)))
+                                           html.escape(chunk.text), similarity, 0.0, similarity)))
         return schemas.SearchResponse(query=f"Lignende: {case.title}", took_ms=0.0, no_match=False, hits=hits,
-                                      confidence=1.0, k=k, filters=schemas.Filters())
+                                      confidence=1.0, k=k, filters=schemas.Filters(), total=len(hits))
 
     def case_detail(self, case_id: str, similar: int = 5) -> schemas.CaseDetail:
         case = self.check_case_id(case_id)
@@ -151,7 +155,7 @@ class Casefinder:
             headings=[schemas.Heading(**vars(h)) for h in case.headings],
             duplicates=[{"start": s, "end": e} for s, e in case.duplicates],
             similar=[
-                schemas.SimilarCase(case=self.case_ref(c), similarity=round(sim, 4), url=f"/api/cases/{c.id}")
+                schemas.SimilarCase(case=self.case_ref(c), similarity=round(sim, 4), url=self.link(f"/api/cases/{c.id}"))
                 for c, sim in self.retriever.similar_cases(case.id, similar)
             ],
         )
@@ -163,7 +167,7 @@ class Casefinder:
             out.append(schemas.DocumentInfo(
                 id=doc.id, title=doc.title, publisher=doc.publisher, year=doc.year, sha256=doc.sha256,
                 cases=sum(c.kind != "section" for c in units), units=len(units), layout=doc.layout,
-                source=doc.source, url=f"/documents/{doc.id}",
+                source=doc.source, url=self.link(f"/documents/{doc.id}"),
             ))
         return out
 

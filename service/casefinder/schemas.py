@@ -14,12 +14,14 @@ class Contact(BaseModel):
 class CaseRef(BaseModel):
     id: str
     title: str
-    municipality: str
+    municipality: str | None = None
     catalogue: str
-    kind: str
+    kind: str  # case, proposal or section
+    overview: bool = False  # a section that lists or summarises cases
     area: str | None = None
     efficiency_type: str | None = None
     municipalities: list[str] = []
+    organisations: list[str] = []
     year: int | None = None
     catalogue_title: str | None = None
     contacts: list[Contact] = []
@@ -42,6 +44,7 @@ class Source(BaseModel):
 class SearchHit(BaseModel):
     rank: int
     score: float
+    confidence: float  # 0-1: how sure the service is that this case answers the query
     case: CaseRef
     passage: Passage
     source: Source
@@ -66,9 +69,10 @@ class SearchResponse(BaseModel):
     took_ms: float
     no_match: bool
     hits: list[SearchHit]
-    confidence: float
+    confidence: float  # of the most confident hit
     k: int
     filters: Filters
+    total: int = 0  # cases in the result set after filters; facet counts are over this set
     facets: dict[str, dict[str, int]] = {}
 
 

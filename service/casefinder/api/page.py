@@ -59,7 +59,8 @@ def page_context(engine: Casefinder, params: QueryParams) -> dict:
         context["error"] = exc.message
         return context
     context["result"] = result
-    for name, label in FACETS:
+    context["threshold"] = engine.settings.confidence_threshold
+    for name, label in FACETS if not result.no_match else ():  # no facets for results that do not answer
         values = []
         for value, count in sorted(result.facets.get(name, {}).items(), key=lambda kv: (-kv[1], kv[0]))[:12]:
             chosen = value in selected[name]

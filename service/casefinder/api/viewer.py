@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 from ..corpus.models import Case, Document
@@ -15,7 +16,10 @@ class Marker:
 
 
 def render_document(doc: Document, cases: list[Case], start: int | None, end: int | None) -> str:
-    """HTML for the document body. ``start``/``end`` are raw offsets of the passage to mark."""
+    """HTML for the document body. ``start``/``end`` are raw offsets of the passage to mark.
+
+    The paragraphs that hold the passage are wrapped in one block (``#passage``), and the
+    passage itself is marked inside them, so it reads as one highlighted piece."""
     clean = doc.clean
     text = clean.text
     markers: list[Marker] = []
@@ -25,40 +29,41 @@ def render_document(doc: Document, cases: list[Case], start: int | None, end: in
     for case in cases:
         at, _ = clean.to_clean(case.start, case.start)
         markers.append(Marker(at, f'<span class="case-anchor" id="{html.escape(case.id)}"></span>'))
+    markers.sort(key=lambda m: m.at)
+    positions = [mk.at for mk in markers]
     mark_from = mark_to = -1
     if start is not None and end is not None:
         mark_from, mark_to = clean.to_clean(start, end)
-    markers.sort(key=lambda m: m.at)
 
-    out: list[str] = ['<p>']
-    in_mark = False
-    first_mark = True
+    paragraphs, at = [], 0
+    for para in text.split("\n\n"):
+        paragraphs.append((at, at + len(para)))
+        at += len(para) + 2
+    out: list[str] = []
     m = 0
-
-    def open_mark() -> str:
-        nonlocal first_mark
-        ident = ' id="passage"' if first_mark else ""
-        first_mark = False
-        return f'<mark class="passage"{ident}>'
-
-    boundaries = sorted({0, len(text), *(mk.at for mk in markers), *(x for x in (mark_from, mark_to) if x >= 0)})
-    for b_start, b_end in zip(boundaries, boundaries[1:] + [len(text)]):
-        while m < len(markers) and markers[m].at <= b_start:
-            out.append(markers[m].html)
-            m += 1
-        if b_start == mark_from and mark_to > mark_from:
-            out.append(open_mark())
-            in_mark = True
-        if b_start == mark_to and in_mark:
-            out.append("</mark>")
-            in_mark = False
-        segment = text[b_start:b_end]
-        paragraphs = segment.split("\n\n")
-        for k, para in enumerate(paragraphs):
-            if k:
-                out.append("</mark></p>\n<p>" + open_mark() if in_mark else "</p>\n<p>")
-            out.append(html.escape(para).replace("\n", "<br>\n"))
-    if in_mark:
-        out.append("</mark>")
-    out.append("</p>")
+    in_block = False
+    for p_start, p_end in paragraphs:
+        inside = mark_to > mark_from and p_start < mark_to and mark_from < p_end + 2
+        if inside and not in_block:
+            out.append('<div class="marked" id="passage">')
+            in_block = True
+        elif not inside and in_block:
+            out.append("</div>\n")
+            in_block = False
+        within = positions[bisect_right(positions, p_start) : bisect_left(positions, p_end)]
+        cuts = sorted({p_start, p_end, *within, *(x for x in (mark_from, mark_to) if p_start < x < p_end)})
+        out.append("<p>")
+        for c_start, c_end in zip(cuts, cuts[1:] or [p_end]):
+            while m < len(markers) and markers[m].at <= c_start:
+                out.append(markers[m].html)
+                m += 1
+            piece = html.escape(text[c_start:c_end]).replace("\n", "<br>\n")
+            marked = inside and mark_from <= c_start and c_end <= mark_to and c_end > c_start
+            out.append(f"<mark>{piece}</mark>" if marked else piece)
+        out.append("</p>\n")
+    while m < len(markers):
+        out.append(markers[m].html)
+        m += 1
+    if in_block:
+        out.append("</div>")
     return "".join(out)
