@@ -12,10 +12,15 @@ import uvicorn
 
 
 class FakeLLM:
-    """Speaks the chat-completions protocol; answers with ``reply`` (plain or streamed) or hangs."""
+    """Speaks the chat-completions protocol; answers with ``reply`` (plain or streamed) or hangs.
 
-    def __init__(self, reply: str = "", hang: float = 0.0):
+    For misbehaving upstreams: ``body`` replaces the whole JSON answer, ``events`` the data
+    lines of a stream, and ``trickle`` sends the answer one byte every so many seconds."""
+
+    def __init__(self, reply: str = "", hang: float = 0.0, body: object = None, events: list | None = None,
+                 trickle: float = 0.0):
         self.reply, self.hang, self.requests = reply, hang, []
+        self.body, self.events, self.trickle = body, events, trickle
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -27,21 +32,40 @@ class FakeLLM:
                 outer.requests.append(body)
                 if outer.hang:
                     time.sleep(outer.hang)
-                if body.get("stream"):
+                try:
+                    self.answer(body.get("stream"))
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up, as it may
+                    pass
+
+            def write(self, data: bytes):
+                if not outer.trickle:
+                    self.wfile.write(data)
+                    return
+                for i in range(len(data)):
+                    self.wfile.write(data[i : i + 1])
+                    self.wfile.flush()
+                    time.sleep(outer.trickle)
+
+            def answer(self, stream: bool):
+                if stream:
                     self.send_response(200)
                     self.send_header("Content-Type", "text/event-stream")
                     self.end_headers()
-                    for i in range(0, len(outer.reply), 7):  # split mid-word and mid-citation
-                        piece = {"choices": [{"index": 0, "delta": {"content": outer.reply[i : i + 7]}}]}
-                        self.wfile.write(f"data: {json.dumps(piece)}\n\n".encode())
-                    self.wfile.write(b"data: [DONE]\n\n")
+                    events = outer.events
+                    if events is None:  # split mid-word and mid-citation
+                        events = [{"choices": [{"index": 0, "delta": {"content": outer.reply[i : i + 7]}}]}
+                                  for i in range(0, len(outer.reply), 7)]
+                    for event in events:
+                        self.write(f"data: {json.dumps(event)}\n\n".encode())
+                    self.write(b"data: [DONE]\n\n")
                     return
-                data = json.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": outer.reply}}]}).encode()
+                answer = {"choices": [{"index": 0, "message": {"role": "assistant", "content": outer.reply}}]}
+                data = json.dumps(answer if outer.body is None else outer.body).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                self.write(data)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True

@@ -64,8 +64,14 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     cors_origins: list[str] = Field(default_factory=list)
-    api_key: str | None = None
+    api_key: str | None = None  # required by admin routes (closed without it) and, when set, by answers
     max_query_chars: int = 1000
+    max_body_bytes: int = Field(256 * 1024, ge=1024)  # a larger request body is refused with 413
+    max_filter_values: int = Field(100, ge=1, le=10_000)  # values per filter list
+    # Answers being worked on at once (API, chat and page together); beyond it: 503 + Retry-After.
+    max_concurrent_answers: int = Field(8, ge=1, le=1000)
+    # The search page answers questions extractively; only this lets it call a configured LLM.
+    page_llm: bool = False
     # Absolute base address (https://casefinder.example.dk) for links that leave the service:
     # chat answers' sources and source.url. Without it links stay relative.
     public_base_url: str | None = None
@@ -76,7 +82,7 @@ class Settings(BaseSettings):
     llm_base_url: str | None = None
     llm_model: str = "gpt-4o-mini"
     llm_api_key: str | None = None
-    llm_timeout: float = 20.0
+    llm_timeout: float = Field(20.0, gt=0, le=600)  # total seconds per answer, not per read
     prompts_dir: Path = _REPO_ROOT / "prompts"
 
     @field_validator("public_base_url")

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import html
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import quote
 
 from . import schemas
@@ -30,6 +33,53 @@ class BadRequest(ValueError):
         self.code, self.message, self.status = code, message, status
 
 
+class AnswerSlots:
+    """At most ``n`` answers at once; the next gets a 503 at once instead of queueing."""
+
+    def __init__(self, n: int):
+        self._free = threading.BoundedSemaphore(n)
+
+    def _take(self) -> None:
+        if not self._free.acquire(blocking=False):
+            raise BadRequest("busy", "Der arbejdes på mange svar lige nu. Prøv igen om lidt.", status=503)
+
+    @contextmanager
+    def hold(self):
+        self._take()
+        try:
+            yield
+        finally:
+            self._free.release()
+
+    def hold_while(self, events: Iterator) -> Iterator:
+        """A slot for as long as a stream runs, given back however it ends (even unstarted)."""
+        self._take()
+        return _Released(events, self._free.release)
+
+
+class _Released:
+    def __init__(self, events: Iterator, release):
+        self._events, self._release = events, release
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        try:
+            return next(self._events)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        release, self._release = self._release, None
+        if release:
+            release()
+            getattr(self._events, "close", lambda: None)()
+
+    __del__ = close
+
+
 class Casefinder:
     def __init__(self, settings: Settings, index: Index, embedder: Embedder):
         self.settings = settings
@@ -38,6 +88,7 @@ class Casefinder:
         self.retriever = Retriever(index, embedder, settings)
         self.corpus = index.corpus
         self.answerer = Answerer(self)
+        self.answer_slots = AnswerSlots(settings.max_concurrent_answers)
 
     @classmethod
     def load(cls, settings: Settings, rebuild: bool = True, progress: bool = True) -> "Casefinder":
@@ -49,6 +100,7 @@ class Casefinder:
     def clean_query(self, q: object, name: str = "q") -> str:
         if not isinstance(q, str):
             raise BadRequest("invalid_query", "Søgningen skal være tekst.")
+        self.check_text(q)
         q = " ".join(q.split())
         if not q:
             raise BadRequest("empty_query", "Skriv et eller flere søgeord.")
@@ -59,6 +111,25 @@ class Casefinder:
                 status=413 if len(q) > 20 * self.settings.max_query_chars else 400,
             )
         return q
+
+    @staticmethod
+    def check_text(value: str) -> str:
+        """Text that cannot be written as UTF-8 (a lone surrogate from a JSON escape) is refused."""
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadRequest("invalid_text", "Teksten indeholder ugyldige tegn (en enlig surrogat-kode).") from None
+        return value
+
+    def check_filters(self, filters: schemas.Filters | None) -> schemas.Filters:
+        filters = filters or schemas.Filters()
+        limit = self.settings.max_filter_values
+        for name, values in filters.model_dump().items():
+            if len(values) > limit:
+                raise BadRequest("too_many_values", f"Filteret '{name}' har {len(values)} værdier; højst {limit}.", status=413)
+            for value in values:
+                self.check_text(value)
+        return filters
 
     def check_k(self, k: object) -> int:
         if isinstance(k, bool) or not isinstance(k, int):
@@ -119,7 +190,7 @@ class Casefinder:
     ) -> schemas.SearchResponse:
         query = self.clean_query(q)
         k = self.check_k(k)
-        filters = filters or schemas.Filters()
+        filters = self.check_filters(filters)
         result = self.retriever.search(query, k, filters.model_dump(), per_case=per_case)
         return schemas.SearchResponse(
             query=query, took_ms=round(result.took_ms, 2), no_match=result.no_match,
@@ -127,13 +198,18 @@ class Casefinder:
             k=k, filters=filters, total=result.total, facets=result.facets,
         )
 
-    def ask(self, question: object, k: object = 5, filters: schemas.Filters | None = None) -> schemas.AskResponse:
-        return self.answerer.ask(self.clean_query(question), self.check_k(k), filters or schemas.Filters())
+    def ask(self, question: object, k: object = 5, filters: schemas.Filters | None = None,
+            llm: bool = True) -> schemas.AskResponse:
+        """``llm=False`` answers extractively even when a language model is configured."""
+        question, k, filters = self.clean_query(question), self.check_k(k), self.check_filters(filters)
+        with self.answer_slots.hold():
+            return self.answerer.ask(question, k, filters, llm=llm)
 
     def ask_stream(self, question: object, k: object = 5, filters: schemas.Filters | None = None):
-        """Validates first (so errors are plain JSON), then returns the event iterator."""
-        question, k = self.clean_query(question), self.check_k(k)
-        return self.answerer.stream(question, k, filters or schemas.Filters())
+        """Validates and takes an answer slot first (so errors are plain JSON), then returns
+        the event iterator, which holds the slot until it ends."""
+        question, k, filters = self.clean_query(question), self.check_k(k), self.check_filters(filters)
+        return self.answer_slots.hold_while(self.answerer.stream(question, k, filters))
 
     def similar(self, case_id: str, k: int = 10) -> schemas.SearchResponse:
         """Cases most like this one (by their vectors), as a result list for the page."""

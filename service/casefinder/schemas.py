@@ -146,9 +146,16 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
+class ContentPart(BaseModel):
+    """One part of a message in the OpenAI format; parts other than text (images) have none."""
+
+    type: str = "text"
+    text: str = ""
+
+
 class ChatMessage(BaseModel):
     role: str
-    content: str | list | None = None
+    content: str | list[ContentPart] | None = None
 
 
 class ChatRequest(BaseModel):

@@ -99,10 +99,10 @@ class Answerer:
             return self._not_grounded(question, result.hits, note=note)
         return self.extractive(question, answering, note=note)
 
-    def ask(self, question: str, k: int, filters: schemas.Filters) -> schemas.AskResponse:
+    def ask(self, question: str, k: int, filters: schemas.Filters, llm: bool = True) -> schemas.AskResponse:
         result = self._retrieve(question, k, filters)
         answering = self._answering(result)
-        if not self.client or not answering:
+        if not (self.client and llm) or not answering:
             return self._offline(question, result)
         try:
             return self._llm_response(question, answering, self.client.complete(self._llm_messages(question, answering)))

@@ -6,13 +6,16 @@ citations in the model's answer are checked against the passages given.
 
 from __future__ import annotations
 
-import json
+import queue
 import re
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import openai
 
 PROMPT_VERSION = "v1"
 _CITATION = re.compile(r"\s?\[(\d{1,3})\]")
@@ -76,34 +79,78 @@ class CitationStream:
 
 
 class ChatClient:
+    """An OpenAI-compatible endpoint through the official ``openai`` client (so Azure-style
+    streams work too), under one total deadline per answer.
+
+    The call runs in a worker thread that hands pieces over a queue; the caller waits at
+    most ``timeout`` seconds in all, however slowly the upstream trickles, and stops the
+    worker (closing the upstream stream) when it gives up or its own client goes away.
+    Any answer that is not text, empty or malformed raises ``LLMError``."""
+
     def __init__(self, base_url: str, model: str, api_key: str | None, timeout: float):
-        self.url = base_url.rstrip("/") + "/chat/completions"
         self.model = model
-        self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self.timeout = httpx.Timeout(timeout, connect=min(timeout, 5.0))
+        self.timeout = timeout
+        self.client = openai.OpenAI(base_url=base_url.rstrip("/"), api_key=api_key or "unused", max_retries=0,
+                                    timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)))
 
     def complete(self, messages: list[dict]) -> str:
-        try:
-            resp = httpx.post(self.url, json={"model": self.model, "messages": messages, "temperature": 0.1},
-                              headers=self.headers, timeout=self.timeout)
-            resp.raise_for_status()
-            return resp.json()["choices"][0]["message"]["content"] or ""
-        except (httpx.HTTPError, KeyError, IndexError, TypeError, ValueError) as exc:
-            raise LLMError(f"sprogmodellen svarede ikke brugbart: {exc}") from exc
+        return "".join(self._within(lambda put, stop: put(self._message(messages))))
 
     def stream(self, messages: list[dict]) -> Iterator[str]:
-        body = {"model": self.model, "messages": messages, "temperature": 0.1, "stream": True}
+        return self._within(lambda put, stop: self._deltas(messages, put, stop))
+
+    def _message(self, messages: list[dict]) -> str:
+        response = self.client.chat.completions.create(model=self.model, messages=messages, temperature=0.1)
+        return _text(response.choices[0].message.content)
+
+    def _deltas(self, messages: list[dict], put: Callable[[str], None], stop: threading.Event) -> None:
+        got = False
+        with self.client.chat.completions.create(model=self.model, messages=messages, temperature=0.1, stream=True) as stream:
+            for chunk in stream:
+                if stop.is_set():
+                    return
+                for choice in chunk.choices or ():  # Azure sends chunks without choices first
+                    content = getattr(getattr(choice, "delta", None), "content", None)
+                    if content is not None:
+                        put(_text(content, allow_empty=True))
+                        got = got or bool(content.strip())
+        if not got:
+            raise LLMError("sprogmodellen sendte et tomt svar")
+
+    def _within(self, work: Callable[[Callable[[str], None], threading.Event], None]) -> Iterator[str]:
+        pieces: queue.Queue = queue.Queue()
+        stop = threading.Event()
+
+        def run() -> None:
+            try:
+                work(pieces.put, stop)
+                pieces.put(_END)
+            except Exception as exc:  # whatever the upstream did, the caller gets an LLMError
+                pieces.put(exc)
+
+        threading.Thread(target=run, daemon=True, name="llm-call").start()
+        deadline = time.monotonic() + self.timeout
         try:
-            with httpx.stream("POST", self.url, json=body, headers=self.headers, timeout=self.timeout) as resp:
-                resp.raise_for_status()
-                for line in resp.iter_lines():
-                    if not line.startswith("data:"):
-                        continue
-                    data = line[5:].strip()
-                    if data == "[DONE]":
-                        break
-                    delta = json.loads(data)["choices"][0].get("delta", {}).get("content")
-                    if delta:
-                        yield delta
-        except (httpx.HTTPError, KeyError, IndexError, ValueError) as exc:
-            raise LLMError(f"sprogmodellen svarede ikke brugbart: {exc}") from exc
+            while True:
+                try:
+                    item = pieces.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    raise LLMError(f"sprogmodellen svarede ikke inden for {self.timeout:g} sekunder") from None
+                if item is _END:
+                    return
+                if isinstance(item, LLMError):
+                    raise item
+                if isinstance(item, Exception):
+                    raise LLMError(f"sprogmodellen svarede ikke brugbart: {type(item).__name__}: {item}") from item
+                yield item
+        finally:
+            stop.set()
+
+
+_END = object()
+
+
+def _text(content: object, allow_empty: bool = False) -> str:
+    if not isinstance(content, str) or not (allow_empty or content.strip()):
+        raise LLMError(f"sprogmodellen svarede ikke med tekst ({type(content).__name__})")
+    return content

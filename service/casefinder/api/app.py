@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Header, Query, Request
+import fastapi_offline
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -25,10 +26,12 @@ from ..config import Settings, get_settings
 from ..engine import BadRequest, Casefinder
 from . import openai_compat
 from .page import page_context
+from .security import BodyLimit, add_security_headers, content_security_policy, require_admin, require_api_key
 from .viewer import render_document
 
 log = logging.getLogger("casefinder.access")
 HERE = Path(__file__).parent
+SWAGGER_ASSETS = Path(fastapi_offline.__file__).parent / "static"
 
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:
@@ -73,16 +76,6 @@ def get_engine(request: Request) -> Casefinder:
 Engine = Annotated[Casefinder, Depends(get_engine)]
 
 
-def require_api_key(request: Request, authorization: Annotated[str | None, Header()] = None,
-                    x_api_key: Annotated[str | None, Header()] = None) -> None:
-    key = request.app.state.settings.api_key
-    if not key:
-        return
-    given = x_api_key or (authorization[7:] if authorization and authorization.lower().startswith("bearer ") else None)
-    if not given or not secrets.compare_digest(given, key):
-        raise BadRequest("unauthorized", "Denne handling kræver en gyldig API-nøgle.", status=401)
-
-
 def create_app(settings: Settings | None = None, engine: Casefinder | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -99,20 +92,30 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
         description="Semantisk søgning og svar i KL's kataloger over kommunale cases.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served below from the package's own Swagger UI assets: no CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
     app.state.metrics = Metrics()
     templates = Jinja2Templates(directory=HERE / "templates")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.mount("/docs-assets", StaticFiles(directory=SWAGGER_ASSETS), name="docs-assets")
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["*"])
 
     @app.middleware("http")
     async def observe(request: Request, call_next):
+        """Every request, failed ones included: counted, timed, logged, given security headers."""
         started = time.perf_counter()
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception:
+            logging.getLogger("casefinder").exception("uventet fejl")
+            response = error_response(500, "internal_error", "Der skete en uventet fejl. Prøv igen om lidt.")
+        add_security_headers(response.headers)
         elapsed = time.perf_counter() - started
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
@@ -126,7 +129,10 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
 
     @app.exception_handler(BadRequest)
     async def bad_request(request: Request, exc: BadRequest):
-        return error_response(exc.status, exc.code, exc.message)
+        response = error_response(exc.status, exc.code, exc.message)
+        if exc.status == 503:
+            response.headers["Retry-After"] = "2"
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
@@ -137,11 +143,6 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
         messages = {404: "Siden findes ikke.", 405: "Metoden er ikke tilladt her."}
         return error_response(exc.status_code, {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error"),
                               messages.get(exc.status_code, str(exc.detail)))
-
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception):
-        logging.getLogger("casefinder").exception("uventet fejl")
-        return error_response(500, "internal_error", "Der skete en uventet fejl. Prøv igen om lidt.")
 
     # ------------------------------------------------------------------ API
 
@@ -192,14 +193,14 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
         return engine.documents()
 
     @app.get("/healthz", tags=["drift"])
-    def healthz(engine: Engine):
+    async def healthz(engine: Engine):  # on the event loop: answers while every worker thread is busy
         return engine.health()
 
     @app.get("/metrics", tags=["drift"])
     def metrics():
         return Response(generate_latest(app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.post("/api/index", tags=["drift"], dependencies=[Depends(require_api_key)])
+    @app.post("/api/index", tags=["drift"], dependencies=[Depends(require_admin)])
     def reindex(request: Request):
         """Rebuild the index from corpus/ (embeds only what changed) and swap it in."""
         request.app.state.engine = Casefinder.load(settings, progress=False)
@@ -221,6 +222,16 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
         context = page_context(engine, request.query_params)
         name = "results.html" if request.headers.get("x-partial") else "index.html"
         return templates.TemplateResponse(request, name, context)
+
+    @app.get("/docs", include_in_schema=False)
+    def docs():
+        page = get_swagger_ui_html(
+            openapi_url=app.openapi_url, title="Casefinder – API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js", swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon.png",
+        )
+        page.headers["Content-Security-Policy"] = content_security_policy(page.body.decode())
+        return page
 
     @app.get("/robots.txt", response_class=PlainTextResponse, include_in_schema=False)
     def robots():

@@ -20,7 +20,7 @@ def _last_user_message(body: schemas.ChatRequest) -> str:
         if message.role == "user":
             content = message.content
             if isinstance(content, list):  # [{"type": "text", "text": …}, …]
-                content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+                content = " ".join(part.text for part in content if part.type == "text")
             return content or ""
     raise BadRequest("no_user_message", "Samtalen indeholder ingen besked fra brugeren.")
 

@@ -53,11 +53,14 @@ def page_context(engine: Casefinder, params: QueryParams) -> dict:
         return context
     try:
         result = engine.search(q, 10, schemas.Filters(**selected))
-        if QUESTION.search(q) and not result.no_match:
-            context["answer"] = engine.ask(q, 5, schemas.Filters(**selected))
     except BadRequest as exc:
         context["error"] = exc.message
         return context
+    if QUESTION.search(q) and not result.no_match:
+        try:  # the LLM only where the operator allows it for the page
+            context["answer"] = engine.ask(q, 5, schemas.Filters(**selected), llm=engine.settings.page_llm)
+        except BadRequest:  # busy: the results stand on their own
+            pass
     context["result"] = result
     context["threshold"] = engine.settings.confidence_threshold
     for name, label in FACETS if not result.no_match else ():  # no facets for results that do not answer

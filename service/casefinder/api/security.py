@@ -1,0 +1,104 @@
+"""What every response carries and what every request may weigh: security headers (a strict
+Content-Security-Policy), a cap on the request body, and the API-key checks."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import secrets
+
+from fastapi import Request
+
+from ..engine import BadRequest
+
+# No inline script anywhere: pages load theirs from /static; /docs allows its one start-up
+# script by hash. Inline styles are allowed (Swagger UI sets them), plugins and framing not.
+_CSP = ("default-src 'self'; script-src 'self'{scripts}; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def content_security_policy(html: str = "") -> str:
+    """The policy, allowing exactly the inline scripts of ``html`` by their SHA-256."""
+    hashes = "".join(
+        f" 'sha256-{base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()}'"
+        for script in re.findall(r"<script>(.*?)</script>", html, re.S)
+    )
+    return _CSP.format(scripts=hashes)
+
+
+def add_security_headers(headers) -> None:
+    for name, value in HEADERS.items():
+        headers.setdefault(name, value)
+    headers.setdefault("Content-Security-Policy", content_security_policy())
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over ``max_bytes`` gets a 413 before anyone parses it."""
+
+    def __init__(self, app, max_bytes: int):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > self.max_bytes:
+            return await self._refuse(send)
+        seen = 0
+
+        async def limited():
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:  # a chunked body that grows past the limit
+                raise BadRequest("body_too_large", self._message(), status=413)
+            return message
+
+        await self.app(scope, limited, send)
+
+    def _message(self) -> str:
+        return f"Forespørgslen er for stor; højst {self.max_bytes // 1024} KB."
+
+    async def _refuse(self, send) -> None:
+        body = json.dumps({"error": {"code": "body_too_large", "message": self._message()}}, ensure_ascii=False).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        headers += [(k.lower().encode(), v.encode()) for k, v in {**HEADERS, "Content-Security-Policy": content_security_policy()}.items()]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _given_key(request: Request) -> bytes | None:
+    """The key a client sent, as the bytes it sent (headers arrive as Latin-1)."""
+    given = request.headers.get("x-api-key")
+    authorization = request.headers.get("authorization", "")
+    if not given and authorization[:7].lower() == "bearer ":
+        given = authorization[7:]
+    return given.strip().encode("latin-1") if given else None
+
+
+def _check(request: Request, key: str) -> None:
+    given = _given_key(request)
+    if given is None or not secrets.compare_digest(given, key.encode("utf-8")):
+        raise BadRequest("unauthorized", "Denne handling kræver en gyldig API-nøgle.", status=401)
+
+
+def require_api_key(request: Request) -> None:
+    """Answers: open when no key is configured, else the key is required."""
+    key = request.app.state.settings.api_key
+    if key:
+        _check(request, key)
+
+
+def require_admin(request: Request) -> None:
+    """Administration: closed (403) when no key is configured, else the key is required."""
+    key = request.app.state.settings.api_key
+    if not key:
+        raise BadRequest("forbidden", "Administration er slået fra: der er ingen API-nøgle (CASEFINDER_API_KEY).", status=403)
+    _check(request, key)

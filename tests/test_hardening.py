@@ -1,0 +1,218 @@
+"""What a hostile or broken peer cannot do: no 5xx from client input, closed by default,
+bounded work, and a misbehaving LLM that never breaks an answer."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from servers import AppServer, FakeLLM
+
+from casefinder.api.app import create_app
+from casefinder.engine import Casefinder
+
+QUESTION = "Hvem udleverer medicin i weekenden i Odense?"
+SURROGATE = '"\\ud800"'  # a lone surrogate, escaped as JSON allows
+
+
+def raw_json(template: str) -> dict:
+    return {"content": template.replace("SURROGATE", SURROGATE).encode(), "headers": {"content-type": "application/json"}}
+
+
+@pytest.mark.parametrize("path,template", [
+    ("/api/search", '{"q": SURROGATE}'),
+    ("/api/search", '{"q": "it-drift", "filters": {"municipality": [SURROGATE]}}'),
+    ("/api/ask", '{"question": SURROGATE}'),
+    ("/api/ask", '{"question": SURROGATE, "stream": true}'),
+    ("/v1/chat/completions", '{"messages": [{"role": "user", "content": SURROGATE}]}'),
+    ("/v1/chat/completions", '{"stream": true, "messages": [{"role": "user", "content": [{"type": "text", "text": SURROGATE}]}]}'),
+])
+def test_a_lone_surrogate_is_a_400_and_the_connection_stays_usable(engine, path, template):
+    server = AppServer(create_app(engine.settings, engine))
+    try:
+        with httpx.Client(base_url=server.url) as http:  # one keep-alive connection
+            r = http.post(path, **raw_json(template))
+            assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_text"
+            assert http.get("/api/search", params={"q": "it-drift"}).status_code == 200
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize("text", [5, None, ["a"], {"a": 1}])
+def test_a_chat_content_part_whose_text_is_not_text_is_a_4xx(client, text):
+    r = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": [{"type": "text", "text": text}]}]})
+    assert 400 <= r.status_code < 500 and r.json()["error"]["code"]
+
+
+def test_a_non_ascii_api_key_is_refused_not_a_crash(engine):
+    locked = engine.settings.model_copy(update={"api_key": "hemmelig"})
+    with TestClient(create_app(locked, engine)) as c:
+        for headers in ({"X-API-Key": "nøgle"}, {"Authorization": "Bearer å"}):
+            encoded = {k: v.encode("utf-8") for k, v in headers.items()}
+            r = c.post("/api/ask", json={"question": "it-drift"}, headers=encoded)
+            assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+    unicode_key = engine.settings.model_copy(update={"api_key": "nøgle"})
+    with TestClient(create_app(unicode_key, engine)) as c:
+        r = c.post("/api/ask", json={"question": "it-drift"}, headers={"X-API-Key": "nøgle".encode("utf-8")})
+        assert r.status_code == 200
+
+
+def test_admin_routes_are_closed_when_no_key_is_configured(client):
+    r = client.post("/api/index")
+    assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
+
+
+def test_every_response_carries_security_headers(client):
+    for path in ("/", "/api/search?q=it-drift", "/docs", "/documents/kl-samarbejde-2019"):
+        headers = client.get(path).headers
+        csp = headers["content-security-policy"]
+        script = re.search(r"script-src ([^;]*)", csp).group(1)
+        assert "'unsafe-inline'" not in script and "frame-ancestors 'none'" in csp
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["x-frame-options"] == "DENY" and headers["referrer-policy"]
+
+
+def test_api_docs_work_offline(client):
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert assets and not [a for a in assets if a.startswith(("http:", "https:", "//"))]
+    for asset in assets:
+        assert client.get(asset).status_code == 200, asset
+    # Swagger's inline start-up script runs under the CSP because its hash is allowed.
+    import base64
+    import hashlib
+
+    inline = re.findall(r"<script>(.*?)</script>", page.text, re.S)
+    csp = page.headers["content-security-policy"]
+    for script in inline:
+        digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in csp
+
+
+def test_huge_filter_lists_and_bodies_are_refused_at_once(client):
+    started = time.perf_counter()
+    r = client.post("/api/search", json={"q": "it-drift", "filters": {"municipality": ["Odense Kommune"] * 5000}})
+    assert r.status_code in (400, 413) and r.json()["error"]["code"] == "too_many_values"
+    r = client.post("/api/search", content=b'{"q": "' + b"x" * 2_000_000 + b'"}', headers={"content-type": "application/json"})
+    assert r.status_code == 413 and r.json()["error"]["code"] == "body_too_large"
+    assert time.perf_counter() - started < 5
+
+
+def test_an_unexpected_error_is_counted_and_logged(client, engine, monkeypatch, caplog):
+    def broken():
+        raise RuntimeError("kaput")
+
+    monkeypatch.setattr(engine, "documents", broken)
+    with caplog.at_level("INFO", logger="casefinder.access"):
+        r = client.get("/api/documents")
+    assert r.status_code == 500 and r.json()["error"]["code"] == "internal_error"
+    assert any(json.loads(rec.getMessage())["status"] == 500 for rec in caplog.records if rec.name == "casefinder.access")
+    metrics = client.get("/metrics").text
+    assert re.search(r'casefinder_requests_total\{path="/api/documents",status="500"\} 1', metrics)
+
+
+# ---------------------------------------------------------------- a misbehaving LLM
+
+
+@pytest.fixture()
+def upstream(engine):
+    fakes = []
+
+    def make(timeout=5.0, **behaviour):
+        fake = FakeLLM(**behaviour)
+        fakes.append(fake)
+        settings = engine.settings.model_copy(update={"llm_base_url": fake.url, "llm_timeout": timeout, "llm_model": "test"})
+        return Casefinder(settings, engine.index, engine.embedder)
+
+    yield make
+    for fake in fakes:
+        fake.close()
+
+
+def choice(**message):
+    return {"choices": [{"index": 0, "message": {"role": "assistant", **message}}]}
+
+
+@pytest.mark.parametrize("body", [choice(content=5), choice(content=[{"type": "text", "text": "x"}]), {"choices": None},
+                                  {"choices": []}, {"nothing": True}, [1, 2]])
+def test_a_malformed_llm_answer_falls_back_to_extractive(upstream, body):
+    answer = upstream(body=body).ask(QUESTION)
+    assert answer.mode == "extractive" and answer.grounded and answer.note
+
+
+@pytest.mark.parametrize("events", [
+    [{"choices": [{"index": 0, "delta": None}]}],
+    [{"choices": None}],
+    [{"choices": [{"index": 0, "delta": {"content": 5}}]}],
+    ["not json at all"],
+])
+def test_a_malformed_llm_stream_still_ends_with_done(upstream, events):
+    streamed = list(upstream(events=events).ask_stream(QUESTION))
+    assert streamed[-1][0] == "done" and streamed[-1][1]["grounded"]
+
+
+def test_an_azure_style_stream_is_understood(upstream):
+    events = [{"choices": [], "prompt_filter_results": []}] + [
+        {"choices": [{"index": 0, "delta": {"content": piece}}]} for piece in ("Akutteamet udleverer ", "medicinen [1].")
+    ]
+    streamed = list(upstream(events=events).ask_stream(QUESTION))
+    assert streamed[-1][1]["mode"] == "llm" and streamed[-1][1]["answer"] == "Akutteamet udleverer medicinen [1]."
+
+
+def test_the_llm_timeout_is_a_total_deadline(upstream):
+    engine = upstream(timeout=2.0, reply="Akutteamet udleverer medicinen i weekenden [1].", trickle=0.3)
+    started = time.perf_counter()
+    answer = engine.ask(QUESTION)
+    assert time.perf_counter() - started < 4.5
+    assert answer.mode == "extractive" and answer.note
+    started = time.perf_counter()
+    streamed = list(engine.ask_stream(QUESTION))
+    assert time.perf_counter() - started < 4.5 and streamed[-1][0] == "done"
+
+
+def test_the_search_page_never_reaches_the_llm_unless_allowed(engine):
+    fake = FakeLLM("Akutteamet udleverer medicinen [1].")
+    try:
+        configured = engine.settings.model_copy(update={"llm_base_url": fake.url, "llm_model": "test"})
+        with TestClient(create_app(configured, Casefinder(configured, engine.index, engine.embedder))) as c:
+            page = c.get("/", params={"q": QUESTION})
+            assert 'class="answer"' in page.text and not fake.requests
+        allowed = configured.model_copy(update={"page_llm": True})
+        with TestClient(create_app(allowed, Casefinder(allowed, engine.index, engine.embedder))) as c:
+            c.get("/", params={"q": QUESTION})
+            assert len(fake.requests) == 1
+    finally:
+        fake.close()
+
+
+def test_concurrent_answers_are_bounded_and_health_stays_fast(engine):
+    fake = FakeLLM("Akutteamet udleverer medicinen [1].", hang=3)
+    settings = engine.settings.model_copy(update={"llm_base_url": fake.url, "llm_model": "test", "max_concurrent_answers": 2})
+    server = AppServer(create_app(settings, Casefinder(settings, engine.index, engine.embedder)))
+    try:
+        results = []
+
+        def ask():
+            results.append(httpx.post(server.url + "/api/ask", json={"question": QUESTION}, timeout=30))
+
+        threads = [threading.Thread(target=ask) for _ in range(2)]
+        for t in threads:
+            t.start()
+        time.sleep(0.8)  # both are now waiting on the LLM
+        busy = httpx.post(server.url + "/api/ask", json={"question": QUESTION}, timeout=30)
+        assert busy.status_code == 503 and busy.json()["error"]["code"] == "busy" and int(busy.headers["retry-after"]) >= 1
+        started = time.perf_counter()
+        assert httpx.get(server.url + "/healthz").status_code == 200
+        assert time.perf_counter() - started < 1
+        for t in threads:
+            t.join()
+        assert [r.status_code for r in results] == [200, 200]
+    finally:
+        server.close()
+        fake.close()
