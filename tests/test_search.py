@@ -39,12 +39,12 @@ def test_filters_narrow_results(engine):
 
 
 def test_off_topic_queries_are_flagged(engine):
-    for q in ["opskrift på kanelsnegle", "hvem vandt fodboldkampen i går", "hvordan søger jeg om barselsorlov"]:
+    for q in ["opskrift på kanelsnegle", "hvem vandt fodboldkampen i går", "hvordan søger jeg om barselsorlov",
+              "What is the capital of Australia?"]:
         assert engine.search(q).no_match, q
     for q in ["Hvilke kommuner deler it-drift?", "shared IT operations between municipalities", "aeldre rehabilitering"]:
         assert not engine.search(q).no_match, q
-    # English is the judgement's weakest side (bench/calibration/report.md): only the dense
-    # evidence speaks for an English query, so it is measured there, not pinned here.
+    # Rates over many queries, held out from the fit: tests/test_judge.py.
 
 
 def test_similar_cases_come_from_the_vectors(engine):

@@ -16,14 +16,15 @@ class ConfidenceModel(BaseModel):
     """Weights of the logistic confidence (``search/judge.py`` explains each feature), fitted
     by ``bench/calibrate.py`` on the calibration queries in ``bench/calibration/``."""
 
-    bias: float = Field(-8.52, ge=-500, le=500)
-    dense_z: float = Field(1.365, ge=-500, le=500)  # query-passage cosine against the corpus's spread
-    lexical: float = Field(2.891, ge=-500, le=500)  # IDF share of the query's terms in the passage (Danish)
-    coverage: float = Field(3.534, ge=-500, le=500)  # share of the query's terms the corpus knows
-    topic_mean: float = Field(1.203, ge=-500, le=500)  # content words: catalogues vs general Danish
-    topic_max: float = Field(0.964, ge=-500, le=500)  # the query's most catalogue-like word
-    function_words: float = Field(4.243, ge=-500, le=500)  # function words: catalogues vs general Danish
-    english: float = Field(3.725, ge=-500, le=500)  # share of English words
+    bias: float = Field(-44.145, ge=-500, le=500)
+    dense_z: float = Field(1.298, ge=-500, le=500)  # query-passage cosine against the corpus's spread
+    dense_mean: float = Field(44.511, ge=-500, le=500)  # the query's mean cosine over the corpus
+    lexical: float = Field(2.708, ge=-500, le=500)  # IDF share of the query's terms in the passage (Danish)
+    coverage: float = Field(2.842, ge=-500, le=500)  # share of the query's terms the corpus knows
+    topic_mean: float = Field(1.016, ge=-500, le=500)  # content words: catalogues vs general Danish
+    topic_max: float = Field(0.794, ge=-500, le=500)  # the query's most catalogue-like word
+    function_words: float = Field(3.792, ge=-500, le=500)  # function words: catalogues vs general Danish
+    english: float = Field(5.803, ge=-500, le=500)  # share of English words
     relative_power: float = Field(9.5, ge=0, le=20)  # a hit's share of the best hit's score, to this power
 
 

@@ -18,6 +18,8 @@ Per query:
 - ``function_words``: the same ratio, averaged over the query's function words: "jeg", "min",
   "mig" are common in Danish but rare in the catalogues, which never address a person's
   own situation.
+- ``dense_mean``: its mean cosine over a fixed sample of the corpus's chunks: how near the
+  query is to the catalogues as a whole, whatever passage it lands on.
 Per hit:
 - ``dense_z``: the passage's cosine with the query, in standard deviations above the query's
   mean cosine over a fixed sample of the corpus's chunks: how far the passage stands out from
@@ -48,7 +50,7 @@ from ..index.store import Index
 COGNATE_PREFIX = 5  # letters an English word shares with a catalogue word to count as known
 REFERENCE_SAMPLE = 2048  # chunks whose cosines describe "the corpus" for a query
 FLOOR = 1e-7  # frequency of a word never seen, in either source
-FEATURES = ("dense_z", "lexical", "coverage", "topic_mean", "topic_max", "function_words", "english")
+FEATURES = ("dense_z", "dense_mean", "lexical", "coverage", "topic_mean", "topic_max", "function_words", "english")
 
 
 @lru_cache
@@ -89,7 +91,7 @@ class Evidence:
     def features(self) -> list[float]:
         """In the order of FEATURES; Danish-only evidence is scaled by (1 - english)."""
         q, danish = self.query, 1.0 - self.query.english
-        return [self.dense_z, self.lexical * danish, q.coverage,
+        return [self.dense_z, q.dense_mean, self.lexical * danish, q.coverage,
                 q.topic_mean * danish, q.topic_max * danish, q.function_words * danish, q.english]
 
 
