@@ -23,7 +23,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import schemas
 from ..config import Settings, get_settings
+from ..corpus.parse import CorpusError
 from ..engine import BadRequest, Casefinder
+from ..index.embedders import EmbedderError
+from ..index.store import IndexUnavailable
 from . import openai_compat
 from .page import page_context
 from .security import BodyLimit, add_security_headers, content_security_policy, require_admin, require_api_key
@@ -202,8 +205,12 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
 
     @app.post("/api/index", tags=["drift"], dependencies=[Depends(require_admin)])
     def reindex(request: Request):
-        """Rebuild the index from corpus/ (embeds only what changed) and swap it in."""
-        request.app.state.engine = Casefinder.load(settings, progress=False)
+        """Rebuild the index from corpus/ (embeds only what changed) and swap it in; on a corpus
+        that cannot be read the running index stays and the reason is the answer."""
+        try:
+            request.app.state.engine = Casefinder.load(settings, progress=False)
+        except (CorpusError, IndexUnavailable, EmbedderError) as exc:
+            raise BadRequest("invalid_corpus", f"Indekset blev ikke bygget om: {exc}", status=422) from exc
         return request.app.state.engine.health()
 
     # ------------------------------------------------------------------ pages

@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 CORPUS_SUFFIXES = (".txt", ".md")
 MANIFEST_NAME = "catalogues.toml"
+DOCUMENT_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
 
 
 class CorpusError(ValueError):
@@ -50,7 +51,21 @@ def read_manifest(corpus_dir: Path) -> dict[str, dict]:
         data = tomllib.loads(path.read_text("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise CorpusError(f"{path}: manifestet kan ikke læses: {exc}") from exc
-    return {entry["file"]: entry for entry in data.get("catalogue", [])}
+    entries: dict[str, dict] = {}
+    files_by_id: dict[str, str] = {}
+    for n, entry in enumerate(data.get("catalogue", []), 1):
+        if not isinstance(entry, dict) or not isinstance(entry.get("file"), str) or not entry["file"].strip():
+            raise CorpusError(f"{path}: katalog nr. {n} mangler 'file' (filnavnet i {corpus_dir})")
+        doc_id = entry.get("id", _slug(Path(entry["file"]).stem))
+        if not isinstance(doc_id, str) or not DOCUMENT_ID.fullmatch(doc_id):
+            raise CorpusError(f"{path}: id '{doc_id}' for {entry['file']} må kun have små bogstaver, tal og bindestreg")
+        if doc_id in files_by_id:
+            raise CorpusError(f"{path}: id '{doc_id}' bruges af både {files_by_id[doc_id]} og {entry['file']}")
+        if entry["file"] in entries:
+            raise CorpusError(f"{path}: {entry['file']} står der to gange")
+        files_by_id[doc_id] = entry["file"]
+        entries[entry["file"]] = {**entry, "id": doc_id}
+    return entries
 
 
 def corpus_files(corpus_dir: Path) -> list[Path]:
@@ -63,6 +78,8 @@ def read_document(path: Path, entry: dict | None) -> Document:
     data = path.read_bytes()
     if not data.strip():
         raise CorpusError(f"{path.name}: filen er tom")
+    if b"\x00" in data:
+        raise CorpusError(f"{path.name}: filen er ikke tekst (den indeholder NUL-bytes)")
     try:
         raw = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -72,7 +89,7 @@ def read_document(path: Path, entry: dict | None) -> Document:
     entry = entry or {}
     first_line = next((l.strip("# ").strip() for l in raw.splitlines() if l.strip()), path.stem)
     return Document(
-        id=entry.get("id", path.stem),
+        id=entry.get("id") or _slug(path.stem) or "katalog",
         path=path,
         title=entry.get("title", first_line[:120]),
         publisher=entry.get("publisher", ""),
@@ -186,6 +203,10 @@ def load_corpus(corpus_dir: Path) -> Corpus:
             doc = read_document(path, manifest.get(path.name))
         except CorpusError as exc:  # one bad file must not take the others down
             warnings.append(f"{exc}; filen er sprunget over")
+            continue
+        clash = next((d for d in documents if d.id == doc.id), None)
+        if clash:  # an unlisted file whose derived id another file already has
+            warnings.append(f"{path.name}: id '{doc.id}' bruges allerede af {clash.path.name}; filen er sprunget over")
             continue
         if path.name not in manifest:
             warnings.append(f"{path.name}: ikke i {MANIFEST_NAME}; id '{doc.id}' og titel taget fra filen")

@@ -1,20 +1,28 @@
 """Build, persist and load the index (index/).
 
 Layout of index/: ``manifest.json`` names the data files of the current build
-(``chunks-<id>.json``, ``vectors-<id>.npz``, ``vocabulary-<id>.json``). Data files
-are written first under new names and the manifest is replaced atomically last,
-so a crash mid-build leaves the previous index intact. Vectors are cached by
-chunk-content hash: a rebuild embeds only chunks whose text changed.
+(``chunks-<id>.json``, ``vectors-<id>.npz``, ``vocabulary-<id>.json``) with their
+SHA-256. Data files are written first under new names and the manifest is replaced
+atomically last, so a crash mid-build leaves the previous index intact. Vectors are
+cached by chunk-content hash: a rebuild embeds only chunks whose text changed, and
+vectors are saved in batches as they are computed (``embedded-*.npz``), so a killed
+build resumes where it stopped. One build at a time, across processes (``.lock``).
+On load every file is checked against the manifest: a damaged index is rebuilt (or
+refused), never served.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import platform
+import re
 import time
+import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -35,11 +43,40 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index buil
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+LOCK = ".lock"
+SAVE_EVERY = 128  # chunks embedded between two saves of the vectors so far
+# Every file a build writes; a rebuild removes only these, never what someone else put there.
+_OWN_FILE = re.compile(r"(chunks-[0-9a-f]{12}\.json|vectors-[0-9a-f]{12}\.npz|vocabulary-[0-9a-f]{12}\.json"
+                       r"|embedded-\d+-\d+\.npz|\.building-.+)")
 _CODE_THAT_SHAPES_CHUNKS = ("corpus", "index/chunking.py", "index/analyzer.py", "data")
 
 
 class IndexUnavailable(RuntimeError):
-    """The index cannot be used as it is (missing, stale, other model)."""
+    """The index cannot be used as it is (missing, stale, other model, damaged)."""
+
+
+@contextmanager
+def build_lock(index_dir: Path):
+    """One build at a time per index folder, across processes; the next one waits."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / LOCK, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.warning("indekset i %s bygges allerede af en anden proces; venter på den", index_dir)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def code_fingerprint() -> str:
@@ -112,29 +149,38 @@ def _bm25(chunks: list[Chunk], analyzer: Analyzer) -> bm25s.BM25:
 
 
 def _read_cache(index_dir: Path) -> dict[str, np.ndarray]:
-    manifest_path = index_dir / MANIFEST
-    if not manifest_path.exists():
-        return {}
+    """Vectors by chunk key: the current build's, plus batches saved by a build that did not finish."""
+    cache: dict[str, np.ndarray] = {}
+    sources = sorted(index_dir.glob("embedded-*.npz"))
     try:
-        files = json.loads(manifest_path.read_text())["files"]
-        data = np.load(index_dir / files["vectors"])
-        return dict(zip(data["keys"].tolist(), data["vectors"]))
-    except (OSError, KeyError, ValueError) as exc:
-        log.warning("vektor-cachen kunne ikke læses (%s); alt embeddes igen", exc)
-        return {}
+        manifest = json.loads((index_dir / MANIFEST).read_text())
+        sources.insert(0, index_dir / manifest["files"]["vectors"])
+    except (OSError, KeyError, TypeError, ValueError):
+        pass  # no previous build (or a damaged one): only saved batches count
+    for path in sources:
+        try:
+            data = np.load(path)
+            cache.update(zip(data["keys"].tolist(), data["vectors"]))
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            log.warning("%s kunne ikke læses (%s); de vektorer embeddes igen", path.name, exc)
+    return cache
 
 
 def build_index(settings: Settings, embedder: Embedder, progress: bool = True, corpus: Corpus | None = None) -> Index:
     """Parse (unless the caller already did), chunk, embed what the cache lacks, write atomically."""
+    with build_lock(settings.index_dir):
+        return _build(settings, embedder, progress, corpus or load_corpus(settings.corpus_dir))
+
+
+def _build(settings: Settings, embedder: Embedder, progress: bool, corpus: Corpus) -> Index:
     started = time.perf_counter()
     index_dir = settings.index_dir
-    index_dir.mkdir(parents=True, exist_ok=True)
-    corpus = corpus or load_corpus(settings.corpus_dir)
     chunks = chunk_cases(corpus.cases, settings.chunk_size, settings.chunk_overlap)
     keys = [c.key(embedder.model_id) for c in chunks]
     cache = _read_cache(index_dir)
     missing = [i for i, k in enumerate(keys) if k not in cache]
     batch = max(1, settings.embed_batch_size)
+    unsaved: list[int] = []
     with tqdm(total=len(chunks), initial=len(chunks) - len(missing), desc="Embedder passager",
               unit="afsnit", disable=not progress) as bar:
         for b in range(0, len(missing), batch):
@@ -142,6 +188,10 @@ def build_index(settings: Settings, embedder: Embedder, progress: bool = True, c
             vecs = embedder.embed_passages([chunks[i].embed_text for i in ids])
             for i, v in zip(ids, vecs):
                 cache[keys[i]] = v
+            unsaved += ids
+            if len(unsaved) >= SAVE_EVERY or b + batch >= len(missing):
+                _save_batch(index_dir, [keys[i] for i in unsaved], np.stack([cache[keys[i]] for i in unsaved]))
+                unsaved = []
             bar.update(len(ids))
     vectors = np.stack([cache[k] for k in keys]).astype(np.float32)
     vocabulary = learn_vocabulary(c.text for c in corpus.cases)
@@ -157,6 +207,7 @@ def build_index(settings: Settings, embedder: Embedder, progress: bool = True, c
     full_manifest = {
         **manifest,
         "files": files,
+        "sha256": {name: _sha256(index_dir / name) for name in files.values()},
         "dim": int(vectors.shape[1]),
         "chunks": len(chunks),
         "cases": len(corpus.cases),
@@ -169,11 +220,18 @@ def build_index(settings: Settings, embedder: Embedder, progress: bool = True, c
         },
     }
     _write_atomic(index_dir / MANIFEST, json.dumps(full_manifest, indent=2, ensure_ascii=False).encode())
-    for stale in index_dir.iterdir():  # files of earlier builds
-        if stale.is_file() and stale.name != MANIFEST and stale.name not in files.values():
+    for stale in index_dir.iterdir():  # what earlier builds wrote, and the saved batches now in the build
+        if stale.is_file() and _OWN_FILE.fullmatch(stale.name) and stale.name not in files.values():
             stale.unlink()
     analyzer = Analyzer(vocabulary)
     return Index(full_manifest, corpus, chunks, vectors, _faiss_index(vectors, settings), _bm25(chunks, analyzer), analyzer)
+
+
+def _save_batch(index_dir: Path, keys: list[str], vectors: np.ndarray) -> None:
+    """Vectors just computed, on disk at once: a killed build resumes from them."""
+    tmp = index_dir / f".building-{os.getpid()}-batch.npz"
+    np.savez(tmp, keys=np.array(keys), vectors=vectors)
+    os.replace(tmp, index_dir / f"embedded-{time.time_ns()}-{os.getpid()}.npz")
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -183,30 +241,64 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 def load_index(settings: Settings, embedder: Embedder, rebuild: bool = True, progress: bool = True) -> Index:
-    """Load index/; rebuild (embedding only what changed) when it does not match corpus, model or code."""
-    index_dir = settings.index_dir
+    """Load index/; rebuild (embedding only what changed) when it does not match corpus, model
+    or code, or when any of its files is damaged."""
     corpus = load_corpus(settings.corpus_dir)
     expected = expected_manifest(settings, corpus, embedder.model_id)
-    manifest_path = index_dir / MANIFEST
-    reason = None
-    if not manifest_path.exists():
-        reason = f"intet indeks i {index_dir}"
-    else:
-        manifest = json.loads(manifest_path.read_text())
-        changed = [k for k in expected if manifest.get(k) != expected[k]]
-        if changed:
-            reason = "indekset passer ikke til " + ", ".join(
-                {"model": "modellen", "corpus": "korpus", "chunking": "chunk-indstillingerne", "code": "parserkoden",
-                 "format": "indeksformatet"}[k] for k in changed
-            )
-    if reason:
-        if not rebuild:
-            raise IndexUnavailable(f"{reason}. Kør 'casefinder index' for at bygge det.")
-        log.warning("%s: bygger indekset", reason)
-        return build_index(settings, embedder, progress=progress, corpus=corpus)
+    manifest, reason = _current_manifest(settings.index_dir, expected)
+    if manifest is not None:
+        try:
+            return _load_built(settings, corpus, manifest)
+        except IndexUnavailable as exc:
+            reason = str(exc)
+    if not rebuild:
+        raise IndexUnavailable(f"{reason}. Kør 'casefinder index' for at bygge det.")
+    log.warning("%s: bygger indekset", reason)
+    with build_lock(settings.index_dir):
+        manifest, _ = _current_manifest(settings.index_dir, expected)  # built meanwhile by another process?
+        if manifest is not None:
+            try:
+                return _load_built(settings, corpus, manifest)
+            except IndexUnavailable:
+                pass
+        return _build(settings, embedder, progress, corpus)
+
+
+def _current_manifest(index_dir: Path, expected: dict) -> tuple[dict | None, str]:
+    """(manifest, "") when index/ claims to match ``expected``; else (None, why not)."""
+    path = index_dir / MANIFEST
+    if not path.exists():
+        return None, f"intet indeks i {index_dir}"
+    try:
+        manifest = json.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None, f"{path} kan ikke læses"
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict) or not isinstance(manifest.get("sha256"), dict):
+        return None, f"{path} mangler filfortegnelsen"
+    changed = [k for k in expected if manifest.get(k) != expected[k]]
+    if changed:
+        return None, "indekset passer ikke til " + ", ".join(
+            {"model": "modellen", "corpus": "korpus", "chunking": "chunk-indstillingerne", "code": "parserkoden",
+             "format": "indeksformatet"}[k] for k in changed
+        )
+    return manifest, ""
+
+
+def _load_built(settings: Settings, corpus: Corpus, manifest: dict) -> Index:
+    """The index files named by the manifest, each checked against its SHA-256 and the counts."""
+    index_dir = settings.index_dir
     files = manifest["files"]
-    chunks = [Chunk(**c) for c in json.loads((index_dir / files["chunks"]).read_text())]
-    data = np.load(index_dir / files["vectors"])
-    vectors = data["vectors"].astype(np.float32)
-    analyzer = Analyzer(json.loads((index_dir / files["vocabulary"]).read_text()))
+    for role in ("chunks", "vectors", "vocabulary"):
+        name = files.get(role)
+        path = index_dir / str(name)
+        if not name or not path.is_file() or _sha256(path) != manifest["sha256"].get(name):
+            raise IndexUnavailable(f"indeksfilen {path} mangler eller er beskadiget")
+    try:
+        chunks = [Chunk(**c) for c in json.loads((index_dir / files["chunks"]).read_text("utf-8"))]
+        vectors = np.load(index_dir / files["vectors"])["vectors"].astype(np.float32)
+        analyzer = Analyzer(json.loads((index_dir / files["vocabulary"]).read_text("utf-8")))
+    except (OSError, KeyError, TypeError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise IndexUnavailable(f"indekset i {index_dir} kan ikke læses: {exc}") from exc
+    if not len(chunks) == len(vectors) == manifest.get("chunks") or vectors.shape[1:] != (manifest.get("dim"),):
+        raise IndexUnavailable(f"indekset i {index_dir} hænger ikke sammen: {len(chunks)} afsnit, {len(vectors)} vektorer")
     return Index(manifest, corpus, chunks, vectors, _faiss_index(vectors, settings), _bm25(chunks, analyzer), analyzer)
