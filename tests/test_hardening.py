@@ -216,3 +216,48 @@ def test_concurrent_answers_are_bounded_and_health_stays_fast(engine):
     finally:
         server.close()
         fake.close()
+
+
+def test_a_chunked_body_over_the_limit_is_a_413(engine):
+    server = AppServer(create_app(engine.settings, engine))
+
+    def body():  # no Content-Length: sent chunked
+        yield b'{"q": "'
+        for _ in range(300):
+            yield b"x" * 1024
+        yield b'"}'
+
+    try:
+        for path in ("/api/search", "/api/index"):
+            r = httpx.post(server.url + path, content=body(), headers={"content-type": "application/json"})
+            assert r.status_code == 413 and r.json()["error"]["code"] == "body_too_large", path
+        small = httpx.post(server.url + "/api/search", content=iter([b'{"q": "it-', b'drift"}']),
+                           headers={"content-type": "application/json"})
+        assert small.status_code == 200
+    finally:
+        server.close()
+
+
+def test_a_cached_query_never_waits_for_the_model(engine):
+    engine.search("fælles it-drift")
+    done = threading.Event()
+    with engine.retriever._model_lock:  # the model is busy with somebody's long query
+        worker = threading.Thread(target=lambda: (engine.search("fælles it-drift"), done.set()))
+        worker.start()
+        assert done.wait(5)
+    worker.join()
+
+
+def test_error_answers_are_in_the_openapi_schema(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"400", "413"} <= set(paths["/api/search"]["get"]["responses"])
+    assert {"400", "401", "503"} <= set(paths["/api/ask"]["post"]["responses"])
+    assert {"401", "403", "422"} <= set(paths["/api/index"]["post"]["responses"])
+    assert "text/plain" in paths["/metrics"]["get"]["responses"]["200"]["content"]
+
+
+def test_a_trailing_slash_is_not_redirected_to_the_clients_host(client):
+    from conftest import ODENSE_ID
+
+    r = client.get(f"/api/cases/{ODENSE_ID}/", headers={"host": "evil.example"}, follow_redirects=False)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"

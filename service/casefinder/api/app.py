@@ -29,7 +29,7 @@ from ..index.embedders import EmbedderError
 from ..index.store import IndexUnavailable
 from . import openai_compat
 from .page import page_context
-from .security import BodyLimit, add_security_headers, content_security_policy, require_admin, require_api_key
+from .security import BodyLimit, add_security_headers, content_security_policy, errors, require_admin, require_api_key
 from .viewer import render_document
 
 log = logging.getLogger("casefinder.access")
@@ -95,6 +95,7 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
         description="Semantisk søgning og svar i KL's kataloger over kommunale cases.",
         version="0.1.0",
         lifespan=lifespan,
+        redirect_slashes=False,  # a redirect would be built from the client's Host header
         docs_url=None,  # served below from the package's own Swagger UI assets: no CDN
         redoc_url=None,
     )
@@ -149,7 +150,7 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
 
     # ------------------------------------------------------------------ API
 
-    @app.get("/api/search", response_model=schemas.SearchResponse, tags=["søgning"])
+    @app.get("/api/search", response_model=schemas.SearchResponse, tags=["søgning"], responses=errors(400, 413, 422))
     def search_get(
         request: Request, engine: Engine,
         q: str | None = None, k: int = 10, per_case: bool = True,
@@ -163,14 +164,14 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
         request.state.hits = len(result.hits)
         return result
 
-    @app.post("/api/search", response_model=schemas.SearchResponse, tags=["søgning"])
+    @app.post("/api/search", response_model=schemas.SearchResponse, tags=["søgning"], responses=errors(400, 413, 422))
     def search_post(request: Request, body: schemas.SearchRequest, engine: Engine):
         result = engine.search(body.q, body.k, body.filters, body.per_case)
         request.state.hits = len(result.hits)
         return result
 
     @app.post("/api/ask", response_model=schemas.AskResponse, tags=["svar"], dependencies=[Depends(require_api_key)],
-              responses={200: {"content": {"text/event-stream": {}}}})
+              responses={200: {"content": {"text/event-stream": {}}}, **errors(400, 401, 413, 422, 503)})
     def ask(request: Request, body: schemas.AskRequest, engine: Engine):
         if body.stream:
             events = engine.ask_stream(body.question, body.k, body.filters)
@@ -182,12 +183,13 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
         request.state.hits = len(answer.citations)
         return answer
 
-    @app.post("/v1/chat/completions", tags=["svar"], dependencies=[Depends(require_api_key)])
+    @app.post("/v1/chat/completions", tags=["svar"], dependencies=[Depends(require_api_key)],
+              responses=errors(400, 401, 413, 422, 503))
     def chat_completions(body: schemas.ChatRequest, engine: Engine):
         """OpenAI-compatible: answers the last user message (model name "casefinder")."""
         return openai_compat.complete(engine, body)
 
-    @app.get("/api/cases/{case_id}", response_model=schemas.CaseDetail, tags=["cases"])
+    @app.get("/api/cases/{case_id}", response_model=schemas.CaseDetail, tags=["cases"], responses=errors(400, 404))
     def case_detail(case_id: str, engine: Engine):
         return engine.case_detail(case_id)
 
@@ -199,11 +201,11 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
     async def healthz(engine: Engine):  # on the event loop: answers while every worker thread is busy
         return engine.health()
 
-    @app.get("/metrics", tags=["drift"])
+    @app.get("/metrics", tags=["drift"], response_class=PlainTextResponse)
     def metrics():
         return Response(generate_latest(app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.post("/api/index", tags=["drift"], dependencies=[Depends(require_admin)])
+    @app.post("/api/index", tags=["drift"], dependencies=[Depends(require_admin)], responses=errors(401, 403, 413, 422))
     def reindex(request: Request):
         """Rebuild the index from corpus/ (embeds only what changed) and swap it in; on a corpus
         that cannot be read the running index stays and the reason is the answer."""

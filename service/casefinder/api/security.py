@@ -12,6 +12,7 @@ import secrets
 from fastapi import Request
 
 from ..engine import BadRequest
+from ..schemas import ErrorResponse
 
 # No inline script anywhere: pages load theirs from /static; /docs allows its one start-up
 # script by hash. Inline styles are allowed (Swagger UI sets them), plugins and framing not.
@@ -48,20 +49,33 @@ class BodyLimit:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        declared = dict(scope["headers"]).get(b"content-length", b"0")
-        if not declared.isdigit() or int(declared) > self.max_bytes:
-            return await self._refuse(send)
-        seen = 0
-
-        async def limited():
-            nonlocal seen
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None:
+            if not declared.isdigit() or int(declared) > self.max_bytes:
+                return await self._refuse(send)
+            return await self.app(scope, receive, send)
+        if scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            return await self.app(scope, receive, send)
+        # A body without a length (chunked): read it here, up to the limit, then replay it.
+        body, more = b"", True
+        while more:
             message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.max_bytes:  # a chunked body that grows past the limit
-                raise BadRequest("body_too_large", self._message(), status=413)
-            return message
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.max_bytes:
+                return await self._refuse(send)
+        replayed = False
 
-        await self.app(scope, limited, send)
+        async def replay():
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
 
     def _message(self) -> str:
         return f"Forespørgslen er for stor; højst {self.max_bytes // 1024} KB."
@@ -72,6 +86,11 @@ class BodyLimit:
         headers += [(k.lower().encode(), v.encode()) for k, v in {**HEADERS, "Content-Security-Policy": content_security_policy()}.items()]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def errors(*statuses: int) -> dict:
+    """OpenAPI entries for the error answers a route gives (the contract's error JSON)."""
+    return {status: {"model": ErrorResponse} for status in statuses}
 
 
 def _given_key(request: Request) -> bytes | None:

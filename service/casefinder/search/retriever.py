@@ -77,7 +77,8 @@ class Retriever:
         # Sections yield to the cases they describe (Settings.overview_weight, .section_weight).
         self.kind_weight = np.array([self._kind_weight(index.corpus.case(c.case_id)) for c in index.chunks], dtype=np.float32)
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
+        self._cache_lock = threading.Lock()
+        self._model_lock = threading.Lock()
 
     def _kind_weight(self, case: Case) -> float:
         if case.kind != "section":
@@ -85,16 +86,19 @@ class Retriever:
         return self.settings.overview_weight if case.overview else self.settings.section_weight
 
     def embed_query(self, query: str) -> np.ndarray:
-        """Query vector, from a small LRU cache; the model is called by one thread at a time."""
-        with self._lock:
+        """Query vector, from a small LRU cache; the model is called by one thread at a time,
+        and a cached query never waits for it."""
+        with self._cache_lock:
             if query in self._cache:
                 self._cache.move_to_end(query)
                 return self._cache[query]
+        with self._model_lock:
             vec = self.embedder.embed_queries([query])[0]
+        with self._cache_lock:
             self._cache[query] = vec
             if len(self._cache) > self.settings.query_cache_size:
                 self._cache.popitem(last=False)
-            return vec
+        return vec
 
     def chunk_scores(self, query: str, mode: str = "hybrid", qvec: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(fused, dense cosine, bm25) for every chunk."""
