@@ -16,15 +16,15 @@ class ConfidenceModel(BaseModel):
     """Weights of the logistic confidence (``search/judge.py`` explains each feature), fitted
     by ``bench/calibrate.py`` on the calibration queries in ``bench/calibration/``."""
 
-    bias: float = Field(-44.145, ge=-500, le=500)
-    dense_z: float = Field(1.298, ge=-500, le=500)  # query-passage cosine against the corpus's spread
-    dense_mean: float = Field(44.511, ge=-500, le=500)  # the query's mean cosine over the corpus
-    lexical: float = Field(2.708, ge=-500, le=500)  # IDF share of the query's terms in the passage (Danish)
-    coverage: float = Field(2.842, ge=-500, le=500)  # share of the query's terms the corpus knows
-    topic_mean: float = Field(1.016, ge=-500, le=500)  # content words: catalogues vs general Danish
-    topic_max: float = Field(0.794, ge=-500, le=500)  # the query's most catalogue-like word
-    function_words: float = Field(3.792, ge=-500, le=500)  # function words: catalogues vs general Danish
-    english: float = Field(5.803, ge=-500, le=500)  # share of English words
+    bias: float = Field(-44.27, ge=-500, le=500)
+    dense_z: float = Field(1.371, ge=-500, le=500)  # query-passage cosine against the corpus's spread
+    dense_mean: float = Field(44.341, ge=-500, le=500)  # the query's mean cosine over the corpus
+    lexical: float = Field(2.773, ge=-500, le=500)  # IDF share of the query's terms in the passage (Danish)
+    coverage: float = Field(2.853, ge=-500, le=500)  # share of the query's terms the corpus knows
+    topic_mean: float = Field(1.031, ge=-500, le=500)  # content words: catalogues vs general Danish
+    topic_max: float = Field(0.785, ge=-500, le=500)  # the query's most catalogue-like word
+    function_words: float = Field(3.773, ge=-500, le=500)  # function words: catalogues vs general Danish
+    english: float = Field(5.777, ge=-500, le=500)  # share of English words
     relative_power: float = Field(9.5, ge=0, le=20)  # a hit's share of the best hit's score, to this power
 
 
@@ -49,7 +49,10 @@ class Settings(BaseSettings):
     ann_threshold: int = 50_000
 
     # Ranking
-    dense_weight: float = Field(0.7, ge=0, le=1)
+    # Fusion: the dense score's weight for a query whose terms the catalogues all know, rising
+    # to dense_weight_unknown for one whose terms they do not know (measured: README "Quality").
+    dense_weight: float = Field(0.5, ge=0, le=1)
+    dense_weight_unknown: float = Field(0.9, ge=0, le=1)
     candidates: int = Field(100, ge=10, le=10_000)
     # Sections score this share of their fused score, so that they yield to the cases they
     # describe: overviews that list cases much, guidance a little (measured: README "Quality").
@@ -64,6 +67,7 @@ class Settings(BaseSettings):
     # Service
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int | None = Field(None, ge=1, le=64)  # server processes; None: one per core
     cors_origins: list[str] = Field(default_factory=list)
     api_key: str | None = None  # required by admin routes (closed without it) and, when set, by answers
     max_query_chars: int = 1000

@@ -152,13 +152,18 @@ class Judge:
 
     # ------------------------------------------------------------------ evidence
 
-    def query_evidence(self, query: str, qvec: np.ndarray) -> QueryEvidence:
+    def term_weights(self, query: str) -> tuple[dict[str, float], float]:
+        """The query's BM25 terms with their IDF, and the IDF share of them the corpus knows."""
         terms, known = {}, 0.0
         for term in dict.fromkeys(self.index.analyzer(query)):
             df = self._df(term)
             terms[term] = math.log(1.0 + (self._n - df + 0.5) / (df + 0.5))
             known += terms[term] if df else 0.0
         total = sum(terms.values())
+        return terms, (known / total if total else 0.0)
+
+    def query_evidence(self, query: str, qvec: np.ndarray) -> QueryEvidence:
+        terms, known = self.term_weights(query)
         tokens = [t for t in words(query) if not t.isdigit()]
         function = [t for t in tokens if fold(t) in stop_words()]
         content = [t for t in tokens if fold(t) not in stop_words() and len(t) > 1]
@@ -166,7 +171,7 @@ class Judge:
         function_words = [self._topicality(t) for t in function] or [0.0]
         cosines = self._reference @ qvec if len(self._reference) else np.zeros(1)
         english = english_share(tokens)
-        coverage = (1 - english) * (known / total if total else 0.0) + english * self._cognates(tokens)
+        coverage = (1 - english) * known + english * self._cognates(tokens)
         return QueryEvidence(
             terms=terms, coverage=coverage, english=english, topic_mean=float(np.mean(topic)),
             topic_max=float(max(topic)), function_words=float(np.mean(function_words)),

@@ -119,17 +119,24 @@ class Retriever:
             return dense, dense, lexical
         if mode == "bm25":
             return lexical, dense, lexical
-        return self.fuse(dense, lexical), dense, lexical
+        return self.fuse(dense, lexical, self.dense_weight(query)), dense, lexical
 
-    def fuse(self, dense: np.ndarray, lexical: np.ndarray) -> np.ndarray:
+    def dense_weight(self, query: str) -> float:
+        """The dense side's weight for this query: ``dense_weight`` when the catalogues know all
+        of its terms, rising to ``dense_weight_unknown`` as the share (by IDF) they do not know
+        grows: BM25 cannot match words the catalogues never use (English, paraphrases)."""
+        _, known = self.judge.term_weights(query)
+        low, high = self.settings.dense_weight, max(self.settings.dense_weight, self.settings.dense_weight_unknown)
+        return low + (high - low) * (1.0 - known)
+
+    def fuse(self, dense: np.ndarray, lexical: np.ndarray, w: float) -> np.ndarray:
         """Weighted sum of per-query normalised scores: dense rescaled over its top range
-        (e5 cosines sit in a narrow band), BM25 divided by its maximum."""
+        (e5 cosines sit in a narrow band), BM25 divided by its maximum; ``w`` weighs dense."""
         top = np.sort(dense)[-self.settings.candidates :]
         lo, hi = float(top.min()), float(top.max())
         d = np.clip((dense - lo) / (hi - lo), 0, None) if hi > lo else np.zeros_like(dense)
         lmax = float(lexical.max())
         l = lexical / lmax if lmax > 0 else np.zeros_like(lexical)
-        w = self.settings.dense_weight
         return w * d + (1 - w) * l
 
     def search(
