@@ -44,17 +44,36 @@ def cmd_index(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    import os
+
     import uvicorn
 
     from .api.app import create_app
     from .engine import Casefinder
 
     settings = get_settings()
-    engine = Casefinder.load(settings, progress=True)  # builds the index first if it is missing
-    logging.getLogger("casefinder").setLevel(logging.INFO)  # one line per request (casefinder.access)
-    uvicorn.run(create_app(settings, engine), host=args.host or settings.host, port=args.port or settings.port,
-                log_level="info", access_log=False)
+    workers = args.workers or settings.workers or os.cpu_count() or 1
+    # Build (or verify) the index once, before any worker starts; workers then only load it.
+    engine = Casefinder.load(settings, progress=True)
+    options = {"host": args.host or settings.host, "port": args.port or settings.port, "log_config": _log_config(),
+               "access_log": False}
+    if workers == 1:
+        uvicorn.run(create_app(settings, engine), **options)
+    else:  # one process per core: the model and the GIL each serve one request at a time
+        del engine
+        uvicorn.run("casefinder.api.app:create_app", factory=True, workers=workers, **options)
     return 0
+
+
+def _log_config() -> dict:
+    """uvicorn's logging, plus one line per request from casefinder.access, in every worker."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["casefinder"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
 
 
 def cmd_search(args) -> int:
@@ -133,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="API og søgeside; bygger indekset først hvis det mangler")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
+    p.add_argument("--workers", type=int, help="processer (standard: antal kerner)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("search", help="rangerede cases for en søgning")

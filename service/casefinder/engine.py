@@ -8,6 +8,7 @@ messages a person understands, in Danish) and returns the typed models of
 from __future__ import annotations
 
 import html
+import os
 import re
 import threading
 from collections.abc import Iterator
@@ -250,6 +251,7 @@ class Casefinder:
     def health(self) -> dict:
         return {
             "status": "ok",
+            "worker": os.getpid(),  # which server process answered
             "model": self.index.manifest.get("model"),
             "documents": len(self.corpus.documents),
             "cases": len(self.corpus.cases),
