@@ -39,7 +39,7 @@ def main() -> None:
     args = parser.parse_args()
     llm = FakeLLM("Akutteamet udleverer medicinen i weekenden [1].", hang=2)
     port = free_port()
-    env = {**os.environ, "CASEFINDER_LLM_BASE_URL": llm.url, "CASEFINDER_LLM_MODEL": "bench"}
+    env = {**os.environ, "CASEFINDER_LLM_BASE_URL": llm.url, "CASEFINDER_LLM_MODEL": "bench", "CASEFINDER_WORKERS": "1"}
     server = subprocess.Popen([sys.executable, "-m", "casefinder.cli", "serve", "--port", str(port)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

@@ -1,6 +1,6 @@
 """Latency and throughput of GET /api/search against a server on loopback.
 
-    python bench/load.py [--url http://127.0.0.1:8000] [--seconds 10]
+    python bench/load.py [--url http://127.0.0.1:8000] [--seconds 10] [--workers N]
 
 Without --url it starts `casefinder serve` on a free port and stops it afterwards.
 Prints the bare query-embedding time measured in the same run, p50/p99 for one
@@ -60,13 +60,15 @@ def main() -> None:
     parser.add_argument("--url")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--workers", type=int, help="server processes (default: serve's own, one per core)")
     args = parser.parse_args()
 
     server = None
     url = args.url
     if not url:
         port = free_port()
-        server = subprocess.Popen([sys.executable, "-m", "casefinder.cli", "serve", "--port", str(port)],
+        workers = ["--workers", str(args.workers)] if args.workers else []
+        server = subprocess.Popen([sys.executable, "-m", "casefinder.cli", "serve", "--port", str(port), *workers],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy())
         url = f"http://127.0.0.1:{port}"
         deadline = time.time() + 300

@@ -61,6 +61,8 @@ def cmd_serve(args) -> int:
         uvicorn.run(create_app(settings, engine), **options)
     else:  # one process per core: the model and the GIL each serve one request at a time
         del engine
+        # The model's OpenMP threads share the cores between workers instead of each taking all.
+        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
         uvicorn.run("casefinder.api.app:create_app", factory=True, workers=workers, **options)
     return 0
 
