@@ -78,6 +78,37 @@ def _log_config() -> dict:
     return config
 
 
+def cmd_add(args) -> int:
+    from .corpus.library import add_catalogue, remove_catalogue
+    from .index.embedders import load_embedder
+    from .index.store import build_index
+
+    settings = get_settings()
+    embedder = load_embedder(settings.model)  # a missing model is refused before anything is written
+    doc_id = add_catalogue(settings.corpus_dir, Path(args.file), args.id, args.title, args.publisher, args.year, args.source)
+    try:
+        index = build_index(settings, embedder, progress=True)  # embeds only the new text
+    except BaseException:
+        remove_catalogue(settings.corpus_dir, doc_id)  # nothing half-added stays behind
+        raise
+    cases = sum(c.catalogue == doc_id for c in index.corpus.cases)
+    print(f"{doc_id}: {cases} enheder, {index.manifest['embedded_now']} afsnit embeddet", file=sys.stderr)
+    print(doc_id)
+    return 0
+
+
+def cmd_remove(args) -> int:
+    from .corpus.library import remove_catalogue
+    from .index.embedders import load_embedder
+    from .index.store import build_index
+
+    settings = get_settings()
+    removed = remove_catalogue(settings.corpus_dir, args.id)
+    build_index(settings, load_embedder(settings.model), progress=True)
+    print(f"{args.id} fjernet ({', '.join(removed)})")
+    return 0
+
+
 def cmd_search(args) -> int:
     from .schemas import Filters
 
@@ -156,6 +187,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int)
     p.add_argument("--workers", type=int, help="processer (standard: antal kerner)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("add", help="tilføj et katalog (.txt, .md, .pdf, .docx, .html) og indeksér kun det nye")
+    p.add_argument("file")
+    p.add_argument("--id")
+    p.add_argument("--title")
+    p.add_argument("--publisher")
+    p.add_argument("--year", type=int)
+    p.add_argument("--source", help="originalens adresse")
+    p.set_defaults(func=cmd_add)
+
+    p = sub.add_parser("remove", help="fjern et katalog fra corpus/, manifestet og indekset")
+    p.add_argument("id")
+    p.set_defaults(func=cmd_remove)
 
     p = sub.add_parser("search", help="rangerede cases for en søgning")
     p.add_argument("query")

@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     api_key: str | None = None  # required by admin routes (closed without it) and, when set, by answers
     max_query_chars: int = 1000
     max_body_bytes: int = Field(256 * 1024, ge=1024)  # a larger request body is refused with 413
+    max_upload_bytes: int = Field(100 * 1024 * 1024, ge=1024)  # the same for a catalogue upload
     max_filter_values: int = Field(100, ge=1, le=10_000)  # values per filter list
     # Answers being worked on at once (API, chat and page together); beyond it: 503 + Retry-After.
     max_concurrent_answers: int = Field(8, ge=1, le=1000)

@@ -171,10 +171,13 @@ class Casefinder:
 
     def source(self, case: Case, start: int, end: int) -> schemas.Source:
         doc = self.corpus.document(case.catalogue)
+        page = doc.page_at(start) if doc else None
+        original = None
+        if doc and doc.original:
+            original = self.link(f"/documents/{quote(doc.id)}/original" + (f"#page={page}" if page else ""))
         return schemas.Source(
-            document=case.catalogue, sha256=case.sha256, start=start, end=end,
-            page=doc.page_at(start) if doc else None,
-            url=self.link(f"/documents/{quote(case.catalogue)}?start={start}&end={end}#passage"),
+            document=case.catalogue, sha256=case.sha256, start=start, end=end, page=page,
+            url=self.link(f"/documents/{quote(case.catalogue)}?start={start}&end={end}#passage"), original_url=original,
         )
 
     def hit_model(self, hit: Hit) -> schemas.SearchHit:

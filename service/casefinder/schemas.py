@@ -39,6 +39,7 @@ class Source(BaseModel):
     end: int
     page: int | None = None
     url: str
+    original_url: str | None = None  # the original (PDF) at the passage's page, where one is kept
 
 
 class SearchHit(BaseModel):

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 import logging
+import mimetypes
+import shutil
+import tempfile
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
 
 import fastapi_offline
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -23,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import schemas
 from ..config import Settings, get_settings
+from ..corpus.library import add_catalogue, remove_catalogue
 from ..corpus.parse import CorpusError
 from ..engine import BadRequest, Casefinder
 from ..index.embedders import EmbedderError
@@ -105,7 +109,8 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
     templates = Jinja2Templates(directory=HERE / "templates")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.mount("/docs-assets", StaticFiles(directory=SWAGGER_ASSETS), name="docs-assets")
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, uploads=("/api/catalogues",),
+                       max_upload_bytes=settings.max_upload_bytes)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["*"])
@@ -215,7 +220,52 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
             raise BadRequest("invalid_corpus", f"Indekset blev ikke bygget om: {exc}", status=422) from exc
         return request.app.state.engine.health()
 
+    @app.post("/api/catalogues", tags=["drift"], dependencies=[Depends(require_admin)], status_code=201,
+              responses=errors(401, 403, 413, 422))
+    def add_catalogue_route(
+        request: Request, file: UploadFile, id: Annotated[str | None, Form()] = None,
+        title: Annotated[str | None, Form()] = None, publisher: Annotated[str | None, Form()] = None,
+        year: Annotated[int | None, Form()] = None, source: Annotated[str | None, Form()] = None,
+    ):
+        """Add a catalogue (.txt, .md, .pdf, .docx, .html) to corpus/ and index only what is new."""
+        with tempfile.TemporaryDirectory() as staging:
+            path = Path(staging) / (Path(file.filename or "").name or "katalog")
+            with open(path, "wb") as out:
+                shutil.copyfileobj(file.file, out)
+            try:
+                doc_id = add_catalogue(settings.corpus_dir, path, id, title, publisher, year, source)
+            except CorpusError as exc:
+                raise BadRequest("invalid_catalogue", f"Kataloget blev ikke tilføjet: {exc}", status=422) from exc
+        try:
+            request.app.state.engine = Casefinder.load(settings, progress=False)
+        except BaseException as exc:
+            remove_catalogue(settings.corpus_dir, doc_id)  # nothing half-added stays behind
+            if isinstance(exc, (CorpusError, IndexUnavailable, EmbedderError)):
+                raise BadRequest("invalid_catalogue", f"Kataloget blev ikke tilføjet: {exc}", status=422) from exc
+            raise
+        return {"id": doc_id, **request.app.state.engine.health()}
+
+    @app.delete("/api/catalogues/{doc_id}", tags=["drift"], dependencies=[Depends(require_admin)],
+                responses=errors(401, 403, 404))
+    def remove_catalogue_route(request: Request, doc_id: str, engine: Engine):
+        """Take a catalogue out of corpus/, its manifest and the index."""
+        engine.check_document(doc_id)
+        try:
+            remove_catalogue(settings.corpus_dir, doc_id)
+        except CorpusError as exc:
+            raise BadRequest("invalid_catalogue", str(exc), status=422) from exc
+        request.app.state.engine = Casefinder.load(settings, progress=False)
+        return request.app.state.engine.health()
+
     # ------------------------------------------------------------------ pages
+
+    @app.get("/documents/{doc_id}/original", include_in_schema=False)
+    def document_original(doc_id: str, engine: Engine):
+        doc = engine.check_document(doc_id)
+        if not doc.original or not doc.original.is_file():
+            raise BadRequest("not_found", f"Kataloget '{doc_id}' har ingen original fil.", status=404)
+        media = mimetypes.guess_type(doc.original.name)[0] or "application/octet-stream"
+        return FileResponse(doc.original, media_type=media, filename=doc.original.name, content_disposition_type="inline")
 
     @app.get("/documents/{doc_id}", response_class=HTMLResponse, include_in_schema=False)
     def document_page(request: Request, doc_id: str, engine: Engine, start: int | None = None, end: int | None = None):

@@ -43,16 +43,17 @@ def add_security_headers(headers) -> None:
 class BodyLimit:
     """ASGI middleware: a request body over ``max_bytes`` gets a 413 before anyone parses it."""
 
-    def __init__(self, app, max_bytes: int):
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app, max_bytes: int, uploads: tuple[str, ...] = (), max_upload_bytes: int = 0):
+        self.app, self.default, self.uploads, self.max_upload = app, max_bytes, uploads, max_upload_bytes
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        limit = self.max_upload if scope["path"] in self.uploads else self.default
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None:
-            if not declared.isdigit() or int(declared) > self.max_bytes:
-                return await self._refuse(send)
+            if not declared.isdigit() or int(declared) > limit:
+                return await self._refuse(send, limit)
             return await self.app(scope, receive, send)
         if scope["method"] in ("GET", "HEAD", "OPTIONS"):
             return await self.app(scope, receive, send)
@@ -64,8 +65,8 @@ class BodyLimit:
                 return
             body += message.get("body", b"")
             more = message.get("more_body", False)
-            if len(body) > self.max_bytes:
-                return await self._refuse(send)
+            if len(body) > limit:
+                return await self._refuse(send, limit)
         replayed = False
 
         async def replay():
@@ -77,11 +78,9 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    def _message(self) -> str:
-        return f"Forespørgslen er for stor; højst {self.max_bytes // 1024} KB."
-
-    async def _refuse(self, send) -> None:
-        body = json.dumps({"error": {"code": "body_too_large", "message": self._message()}}, ensure_ascii=False).encode()
+    async def _refuse(self, send, limit: int) -> None:
+        message = f"Forespørgslen er for stor; højst {limit // 1024} KB."
+        body = json.dumps({"error": {"code": "body_too_large", "message": message}}, ensure_ascii=False).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         headers += [(k.lower().encode(), v.encode()) for k, v in {**HEADERS, "Content-Security-Policy": content_security_policy()}.items()]
         await send({"type": "http.response.start", "status": 413, "headers": headers})

@@ -24,6 +24,7 @@ class Document:
     layout: str = ""
     clean: CleanText | None = None
     pages: list[tuple[int, int]] = field(default_factory=list)  # (raw start, page number)
+    original: Path | None = None  # the PDF the text was extracted from, kept beside it
 
     def page_at(self, offset: int) -> int | None:
         page = None

@@ -59,6 +59,9 @@ def read_manifest(corpus_dir: Path) -> dict[str, dict]:
         doc_id = entry.get("id", _slug(Path(entry["file"]).stem))
         if not isinstance(doc_id, str) or not DOCUMENT_ID.fullmatch(doc_id):
             raise CorpusError(f"{path}: id '{doc_id}' for {entry['file']} må kun have små bogstaver, tal og bindestreg")
+        for key in ("file", "original"):
+            if key in entry and (not isinstance(entry[key], str) or Path(entry[key]).name != entry[key]):
+                raise CorpusError(f"{path}: '{key}' for {entry['file']} skal være et filnavn i {corpus_dir}")
         if doc_id in files_by_id:
             raise CorpusError(f"{path}: id '{doc_id}' bruges af både {files_by_id[doc_id]} og {entry['file']}")
         if entry["file"] in entries:
@@ -98,6 +101,7 @@ def read_document(path: Path, entry: dict | None) -> Document:
         source=entry.get("source", ""),
         sha256=hashlib.sha256(data).hexdigest(),
         raw=raw,
+        original=path.parent / entry["original"] if entry.get("original") else None,
     )
 
 
@@ -149,7 +153,10 @@ def parse_document(doc: Document) -> tuple[list[Case], str | None]:
     drafts = layouts.finish(doc.raw, layout.drafts)
     if not drafts:  # nothing recognised: the whole file is one unit
         drafts = [Draft(0, len(doc.raw), "section", doc.title)]
-    doc.pages = layout.pages
+    # Page-marked transcripts name their pages; text extracted from a PDF has a form feed
+    # between pages (corpus/extract/pdf.py).
+    doc.pages = layout.pages or ([(0, 1)] + [(m.end(), n) for n, m in enumerate(re.finditer("\f", doc.raw), 2)]
+                                 if "\f" in doc.raw else [])
     doc.clean = normalise(CleanText.identity(doc.raw).without(layout.debris))
 
     cases: list[Case] = []

@@ -1,0 +1,134 @@
+"""PDF -> text with markdown headings, one page after another, pages separated by form feeds.
+
+pdfminer.six gives positioned text lines with their fonts. From them:
+- columns: a line belongs to the left or the right half of its page; a page is read column by
+  column, top to bottom (two-column catalogues);
+- lines: pieces of one printed line (justified text comes in pieces) are joined by position;
+- running heads and footers: lines that recur, digits aside, at the top or bottom of most
+  pages ("KL · … · 2019", "Side 3 af 34") are dropped;
+- headings: lines set larger than the body text become "#", "##", … by size; whole lines in
+  the bold body font become the next level; consecutive heading lines are one heading;
+- paragraphs: a vertical gap larger than the line spacing starts a new paragraph.
+Hyphenation at line ends is left to the cleaning step, which joins it with exact offsets.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+PAGE_BREAK = "\n\f\n"
+_REPEAT_SHARE = 0.5  # a top or bottom line on at least this share of the pages is a running head
+
+
+class ExtractionError(ValueError):
+    """The file cannot be turned into text; the message says why, in Danish."""
+
+
+@dataclass
+class Line:
+    page: int
+    column: int
+    top: float
+    x: float
+    x1: float
+    size: float
+    bold: bool
+    text: str
+
+
+def _lines(path: Path) -> tuple[list[list[Line]], float]:
+    from pdfminer.high_level import extract_pages
+    from pdfminer.layout import LAParams, LTChar, LTTextContainer, LTTextLine
+    from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
+    from pdfminer.pdfparser import PDFSyntaxError
+
+    pages: list[list[Line]] = []
+    try:
+        for number, page in enumerate(extract_pages(path, laparams=LAParams()), 1):
+            pieces = []
+            for box in page:
+                if not isinstance(box, LTTextContainer):
+                    continue
+                for line in box:
+                    chars = [c for c in line if isinstance(c, LTChar)] if isinstance(line, LTTextLine) else []
+                    text = " ".join(line.get_text().split()) if chars else ""
+                    if text:
+                        size = round(max(c.size for c in chars), 1)
+                        bold = all("bold" in c.fontname.lower() for c in chars if c.get_text().strip())
+                        pieces.append(Line(number, int(line.x0 >= page.width / 2), page.height - line.y1, line.x0,
+                                           line.x1, size, bold, text))
+            pages.append(_join_pieces(pieces))
+    except (PDFEncryptionError, PDFPasswordIncorrect) as exc:
+        raise ExtractionError(f"{path.name}: PDF'en er krypteret og kan ikke læses") from exc
+    except (PDFSyntaxError, ValueError, KeyError, TypeError) as exc:
+        raise ExtractionError(f"{path.name}: filen er ikke en læsbar PDF ({exc})") from exc
+    sizes = Counter(line.size for page in pages for line in page for _ in line.text.split())
+    if not sizes:
+        raise ExtractionError(f"{path.name}: PDF'en indeholder ingen tekst (skannede sider uden tekstlag?)")
+    return pages, sizes.most_common(1)[0][0]
+
+
+def _join_pieces(pieces: list[Line]) -> list[Line]:
+    """Pieces on one printed line (same column, nearly the same top) become one line."""
+    lines: list[Line] = []
+    for piece in sorted(pieces, key=lambda p: (p.column, round(p.top), p.x)):
+        last = lines[-1] if lines else None
+        if last and last.column == piece.column and abs(last.top - piece.top) < 2:
+            # justified text comes in pieces; a piece that starts right where the last ended
+            # continues its word ("MELLE" + "M")
+            last.text += ("" if piece.x - last.x1 < 0.1 * piece.size else " ") + piece.text
+            last.x1 = piece.x1
+            last.size = max(last.size, piece.size)
+            last.bold = last.bold and piece.bold
+        else:
+            lines.append(piece)
+    return sorted(lines, key=lambda l: (l.column, l.top))
+
+
+def _running(pages: list[list[Line]]) -> set[str]:
+    """Lines that open or close most pages, with digits masked."""
+    seen: Counter[str] = Counter()
+    for page in pages:
+        ends = {_mask(l.text) for l in sorted(page, key=lambda l: l.top)[:2] + sorted(page, key=lambda l: -l.top)[:2]}
+        seen.update(ends)
+    return {text for text, n in seen.items() if len(pages) > 2 and n >= _REPEAT_SHARE * len(pages)}
+
+
+def _mask(text: str) -> str:
+    return re.sub(r"\d+", "#", text)
+
+
+def pdf_to_text(path: Path) -> str:
+    pages, body = _lines(path)
+    running = _running(pages)
+    sizes = sorted({l.size for page in pages for l in page if l.size > body + 0.5}, reverse=True)
+    level = {size: n for n, size in enumerate(sizes, 1)}
+    bold_level = len(sizes) + 1
+    out: list[str] = []
+    heading = 0  # the level of the heading just written, if the last line was one
+    for number, page in enumerate(pages):
+        if number:
+            out.append("\f")
+        previous: Line | None = None
+        for line in page:
+            if _mask(line.text) in running:
+                continue
+            depth = level.get(line.size) or (bold_level if line.bold and line.size >= body else 0)
+            gap = line.top - previous.top if previous else None
+            if depth and depth == heading and (gap is None or gap < 2.2 * line.size):
+                # one heading set on several lines (or columns, or pages)
+                at = len(out) - 1 - (out[-1] == "\f")
+                out[at] += " " + line.text
+            elif depth:
+                out += ["", "#" * depth + " " + line.text]
+            else:
+                if previous is None or gap is None or not 0 < gap <= 1.6 * line.size or heading:
+                    out.append("")
+                out.append(line.text)
+            heading = depth
+            previous = line
+    text = "\n".join(out).strip("\n") + "\n"
+    return re.sub(r"\n{3,}", "\n\n", re.sub(r"\s*\f\s*", PAGE_BREAK, text))
