@@ -15,12 +15,14 @@ class FakeLLM:
     """Speaks the chat-completions protocol; answers with ``reply`` (plain or streamed) or hangs.
 
     For misbehaving upstreams: ``body`` replaces the whole JSON answer, ``events`` the data
-    lines of a stream, and ``trickle`` sends the answer one byte every so many seconds."""
+    lines of a stream, ``trickle`` sends the answer one byte every so many seconds, and ``gap``
+    waits so long between the events of a stream. ``aborted`` is set when the client hung up."""
 
     def __init__(self, reply: str = "", hang: float = 0.0, body: object = None, events: list | None = None,
-                 trickle: float = 0.0):
+                 trickle: float = 0.0, gap: float = 0.0):
         self.reply, self.hang, self.requests = reply, hang, []
-        self.body, self.events, self.trickle = body, events, trickle
+        self.body, self.events, self.trickle, self.gap = body, events, trickle, gap
+        self.aborted = threading.Event()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -35,7 +37,7 @@ class FakeLLM:
                 try:
                     self.answer(body.get("stream"))
                 except (BrokenPipeError, ConnectionResetError):  # the client gave up, as it may
-                    pass
+                    outer.aborted.set()
 
             def write(self, data: bytes):
                 if not outer.trickle:
@@ -57,6 +59,8 @@ class FakeLLM:
                                   for i in range(0, len(outer.reply), 7)]
                     for event in events:
                         self.write(f"data: {json.dumps(event)}\n\n".encode())
+                        self.wfile.flush()
+                        time.sleep(outer.gap)
                     self.write(b"data: [DONE]\n\n")
                     return
                 answer = {"choices": [{"index": 0, "message": {"role": "assistant", "content": outer.reply}}]}

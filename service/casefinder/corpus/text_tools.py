@@ -12,11 +12,22 @@ COLOPHON_MARKERS = re.compile(
 )
 
 
+class _Folding(dict):
+    """str.translate table, filled one character at a time: Danish letters spelled out,
+    other characters decomposed with their accents dropped."""
+
+    def __missing__(self, code: int) -> str:
+        decomposed = unicodedata.normalize("NFKD", chr(code))
+        self[code] = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+        return self[code]
+
+
+_FOLDING = _Folding({ord("å"): "aa", ord("æ"): "ae", ord("ø"): "oe"})
+
+
 def fold(text: str) -> str:
     """Lowercase, Danish letters spelled out (å->aa, æ->ae, ø->oe), other accents removed."""
-    text = text.lower().replace("å", "aa").replace("æ", "ae").replace("ø", "oe")
-    text = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in text if not unicodedata.combining(ch))
+    return text.lower().translate(_FOLDING)
 
 
 def letters(text: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from typing import Iterable
@@ -89,3 +90,21 @@ class Analyzer:
 
     def __call__(self, text: str) -> list[str]:
         return [t for word in words(text) for t in self.word_terms(word)]
+
+
+@dataclass(frozen=True)
+class WordStatistics:
+    """How often the corpus uses each word stem, and which (folded) words it uses at all:
+    computed once per build, for the no-match judgement."""
+
+    stem_frequency: dict[str, float]
+    words: frozenset[str]
+
+    @classmethod
+    def of(cls, texts: Iterable[str]) -> "WordStatistics":
+        surface = Counter(fold(w) for text in texts for w in words(text))
+        counts: Counter[str] = Counter()
+        for word, n in surface.items():
+            counts[stem(word)] += n
+        total = max(1, sum(counts.values()))
+        return cls({t: n / total for t, n in counts.items()}, frozenset(surface))

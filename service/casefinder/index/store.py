@@ -18,10 +18,12 @@ import hashlib
 import json
 import logging
 import os
+import pickle
 import platform
 import re
 import time
 import zipfile
+import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -33,20 +35,21 @@ import numpy as np
 from tqdm import tqdm
 
 from ..config import Settings
-from ..corpus.parse import Corpus, load_corpus
-from .analyzer import Analyzer, learn_vocabulary
+from ..corpus.parse import MANIFEST_NAME, Corpus, corpus_files, load_corpus
+from .analyzer import Analyzer, WordStatistics, learn_vocabulary
 from .chunking import Chunk, chunk_cases
 from .embedders import Embedder
 
 log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the parsed corpus and its word statistics are stored with the index
 MANIFEST = "manifest.json"
 LOCK = ".lock"
 SAVE_EVERY = 128  # chunks embedded between two saves of the vectors so far
 # Every file a build writes; a rebuild removes only these, never what someone else put there.
 _OWN_FILE = re.compile(r"(chunks-[0-9a-f]{12}\.json|vectors-[0-9a-f]{12}\.npz|vocabulary-[0-9a-f]{12}\.json"
+                       r"|corpus-[0-9a-f]{12}\.pickle"
                        r"|embedded-\d+-\d+\.npz|\.building-.+)")
 _CODE_THAT_SHAPES_CHUNKS = ("corpus", "index/chunking.py", "index/analyzer.py", "data")
 
@@ -92,11 +95,18 @@ def code_fingerprint() -> str:
     return h.hexdigest()[:16]
 
 
-def expected_manifest(settings: Settings, corpus: Corpus, model_id: str) -> dict:
+def corpus_hashes(corpus_dir: Path) -> dict[str, str]:
+    """SHA-256 of every catalogue file and of the manifest: what decides whether the parsed
+    corpus stored with the index is still the corpus (cheap: no parsing)."""
+    paths = corpus_files(corpus_dir) + [p for p in [corpus_dir / MANIFEST_NAME] if p.is_file()]
+    return {p.name: _sha256(p) for p in paths}
+
+
+def expected_manifest(settings: Settings, hashes: dict[str, str], model_id: str) -> dict:
     return {
         "format": FORMAT_VERSION,
         "model": model_id,
-        "corpus": {d.path.name: d.sha256 for d in corpus.documents},
+        "corpus": hashes,
         "chunking": {"size": settings.chunk_size, "overlap": settings.chunk_overlap},
         "code": code_fingerprint(),
     }
@@ -115,6 +125,7 @@ class Index:
     dense: faiss.Index
     bm25: bm25s.BM25
     analyzer: Analyzer
+    words: WordStatistics
     case_chunks: dict[str, list[int]] = field(default_factory=dict)
     case_ids: list[str] = field(default_factory=list)
     case_vectors: np.ndarray | None = None
@@ -196,9 +207,15 @@ def _build(settings: Settings, embedder: Embedder, progress: bool, corpus: Corpu
     vectors = np.stack([cache[k] for k in keys]).astype(np.float32)
     vocabulary = learn_vocabulary(c.text for c in corpus.cases)
 
-    manifest = expected_manifest(settings, corpus, embedder.model_id)
+    word_statistics = WordStatistics.of(c.text for c in corpus.cases)
+    manifest = expected_manifest(settings, corpus_hashes(settings.corpus_dir), embedder.model_id)
     build = _build_id(manifest)
-    files = {"chunks": f"chunks-{build}.json", "vectors": f"vectors-{build}.npz", "vocabulary": f"vocabulary-{build}.json"}
+    files = {"chunks": f"chunks-{build}.json", "vectors": f"vectors-{build}.npz", "vocabulary": f"vocabulary-{build}.json",
+             "corpus": f"corpus-{build}.pickle"}
+    # The parsed corpus as Python objects: a start that finds the index current parses nothing.
+    # (A pickle: the index folder is the service's own output, like a cache, never user input.)
+    state = pickle.dumps((corpus, word_statistics), protocol=pickle.HIGHEST_PROTOCOL)
+    _write_atomic(index_dir / files["corpus"], zlib.compress(state, 6))  # offset maps compress 10x
     _write_atomic(index_dir / files["chunks"], json.dumps([c.to_dict() for c in chunks], ensure_ascii=False).encode())
     tmp = index_dir / f".building-{os.getpid()}.npz"
     np.savez_compressed(tmp, keys=np.array(keys), vectors=vectors)
@@ -224,7 +241,8 @@ def _build(settings: Settings, embedder: Embedder, progress: bool, corpus: Corpu
         if stale.is_file() and _OWN_FILE.fullmatch(stale.name) and stale.name not in files.values():
             stale.unlink()
     analyzer = Analyzer(vocabulary)
-    return Index(full_manifest, corpus, chunks, vectors, _faiss_index(vectors, settings), _bm25(chunks, analyzer), analyzer)
+    return Index(full_manifest, corpus, chunks, vectors, _faiss_index(vectors, settings), _bm25(chunks, analyzer), analyzer,
+                 word_statistics)
 
 
 def _save_batch(index_dir: Path, keys: list[str], vectors: np.ndarray) -> None:
@@ -243,12 +261,11 @@ def _write_atomic(path: Path, data: bytes) -> None:
 def load_index(settings: Settings, embedder: Embedder, rebuild: bool = True, progress: bool = True) -> Index:
     """Load index/; rebuild (embedding only what changed) when it does not match corpus, model
     or code, or when any of its files is damaged."""
-    corpus = load_corpus(settings.corpus_dir)
-    expected = expected_manifest(settings, corpus, embedder.model_id)
+    expected = expected_manifest(settings, corpus_hashes(settings.corpus_dir), embedder.model_id)
     manifest, reason = _current_manifest(settings.index_dir, expected)
     if manifest is not None:
         try:
-            return _load_built(settings, corpus, manifest)
+            return _load_built(settings, manifest)
         except IndexUnavailable as exc:
             reason = str(exc)
     if not rebuild:
@@ -258,10 +275,10 @@ def load_index(settings: Settings, embedder: Embedder, rebuild: bool = True, pro
         manifest, _ = _current_manifest(settings.index_dir, expected)  # built meanwhile by another process?
         if manifest is not None:
             try:
-                return _load_built(settings, corpus, manifest)
+                return _load_built(settings, manifest)
             except IndexUnavailable:
                 pass
-        return _build(settings, embedder, progress, corpus)
+        return _build(settings, embedder, progress, load_corpus(settings.corpus_dir))
 
 
 def _current_manifest(index_dir: Path, expected: dict) -> tuple[dict | None, str]:
@@ -284,11 +301,11 @@ def _current_manifest(index_dir: Path, expected: dict) -> tuple[dict | None, str
     return manifest, ""
 
 
-def _load_built(settings: Settings, corpus: Corpus, manifest: dict) -> Index:
+def _load_built(settings: Settings, manifest: dict) -> Index:
     """The index files named by the manifest, each checked against its SHA-256 and the counts."""
     index_dir = settings.index_dir
     files = manifest["files"]
-    for role in ("chunks", "vectors", "vocabulary"):
+    for role in ("chunks", "vectors", "vocabulary", "corpus"):
         name = files.get(role)
         path = index_dir / str(name)
         if not name or not path.is_file() or _sha256(path) != manifest["sha256"].get(name):
@@ -297,8 +314,12 @@ def _load_built(settings: Settings, corpus: Corpus, manifest: dict) -> Index:
         chunks = [Chunk(**c) for c in json.loads((index_dir / files["chunks"]).read_text("utf-8"))]
         vectors = np.load(index_dir / files["vectors"])["vectors"].astype(np.float32)
         analyzer = Analyzer(json.loads((index_dir / files["vocabulary"]).read_text("utf-8")))
-    except (OSError, KeyError, TypeError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        state = zlib.decompress((index_dir / files["corpus"]).read_bytes())  # checked by SHA-256 above
+        corpus, word_statistics = pickle.loads(state)
+    except (OSError, KeyError, TypeError, ValueError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError,
+            zlib.error) as exc:
         raise IndexUnavailable(f"indekset i {index_dir} kan ikke læses: {exc}") from exc
     if not len(chunks) == len(vectors) == manifest.get("chunks") or vectors.shape[1:] != (manifest.get("dim"),):
         raise IndexUnavailable(f"indekset i {index_dir} hænger ikke sammen: {len(chunks)} afsnit, {len(vectors)} vektorer")
-    return Index(manifest, corpus, chunks, vectors, _faiss_index(vectors, settings), _bm25(chunks, analyzer), analyzer)
+    return Index(manifest, corpus, chunks, vectors, _faiss_index(vectors, settings), _bm25(chunks, analyzer), analyzer,
+                 word_statistics)

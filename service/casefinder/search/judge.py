@@ -107,13 +107,8 @@ class Judge:
         self._indptr, self._indices = scores["indptr"], scores["indices"]
         self._vocab = index.bm25.vocab_dict
         self._n = max(1, len(index.chunks))
-        surface = Counter(fold(w) for case in index.corpus.cases for w in words(case.text))
-        counts: Counter[str] = Counter()
-        for word, n in surface.items():
-            counts[stem(word)] += n
-        total = max(1, sum(counts.values()))
-        self._corpus_freq = {t: n / total for t, n in counts.items()}
-        self._prefixes = frozenset(w[:COGNATE_PREFIX] for w in surface if len(w) >= COGNATE_PREFIX)
+        self._corpus_freq = index.words.stem_frequency
+        self._prefixes = frozenset(w[:COGNATE_PREFIX] for w in index.words.words if len(w) >= COGNATE_PREFIX)
         rng = np.random.default_rng(0)
         n = len(index.vectors)
         sample = np.sort(rng.choice(n, size=min(n, REFERENCE_SAMPLE), replace=False)) if n else np.arange(0)
