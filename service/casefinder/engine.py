@@ -59,24 +59,36 @@ class AnswerSlots:
 
 
 class _Released:
+    """Events that give their answer slot back when they end, are closed, or are dropped.
+    Closed while a worker thread is inside ``next`` (the client hung up), it stops as soon as
+    that call returns, closing the answer and so the upstream call behind it."""
+
     def __init__(self, events: Iterator, release):
-        self._events, self._release = events, release
+        self._events, self._release, self._closing = events, release, False
 
     def __iter__(self):
         return self
 
     def __next__(self):
         try:
-            return next(self._events)
+            item = next(self._events)
         except BaseException:
             self.close()
             raise
+        if self._closing:
+            self.close()
+            raise StopIteration
+        return item
 
     def close(self) -> None:
+        self._closing = True
+        try:
+            getattr(self._events, "close", lambda: None)()
+        except ValueError:  # "generator already executing": __next__ closes it on return
+            return
         release, self._release = self._release, None
         if release:
             release()
-            getattr(self._events, "close", lambda: None)()
 
     __del__ = close
 

@@ -17,7 +17,7 @@ from fastapi import Depends, FastAPI, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -33,6 +33,7 @@ from ..index.embedders import EmbedderError
 from ..index.store import IndexUnavailable
 from . import openai_compat
 from .page import page_context
+from .streams import AnswerStream
 from .security import BodyLimit, add_security_headers, content_security_policy, errors, require_admin, require_api_key
 from .viewer import render_document
 
@@ -180,10 +181,8 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
     def ask(request: Request, body: schemas.AskRequest, engine: Engine):
         if body.stream:
             events = engine.ask_stream(body.question, body.k, body.filters)
-            return StreamingResponse(
-                (f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n" for name, data in events),
-                media_type="text/event-stream", headers={"Cache-Control": "no-cache"},
-            )
+            return AnswerStream((f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n" for name, data in events),
+                                events)
         answer = engine.ask(body.question, body.k, body.filters)
         request.state.hits = len(answer.citations)
         return answer

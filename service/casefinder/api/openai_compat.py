@@ -6,11 +6,11 @@ import json
 import time
 import uuid
 
-from fastapi.responses import StreamingResponse
 
 from .. import schemas
 from ..answer.answerer import actor
 from ..engine import BadRequest, Casefinder
+from .streams import AnswerStream
 
 MODEL = "casefinder"
 
@@ -54,7 +54,7 @@ def complete(engine: Casefinder, body: schemas.ChatRequest):
             yield chunk({}, "stop")
             yield "data: [DONE]\n\n"
 
-        return StreamingResponse(chunks(), media_type="text/event-stream")
+        return AnswerStream(chunks(), events)
     answer = engine.ask(question)
     content = answer.answer + sources_block(answer)
     return {
