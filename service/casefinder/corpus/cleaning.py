@@ -57,17 +57,14 @@ class CleanText:
         dropped = sorted(raw_spans)
         if not dropped:
             return self
-        starts = np.array([a for a, _ in dropped])
-        ends = np.array([b for _, b in dropped])
-        # the last dropped span starting at or before each offset, and whether it covers it
-        j = np.searchsorted(starts, self.offsets, side="right") - 1
-        covered = (j >= 0) & (self.offsets < np.maximum.accumulate(ends)[np.maximum(j, 0)])
-        kept = np.flatnonzero(~covered)
-        # the kept characters as runs of consecutive positions, joined slice by slice
-        breaks = np.flatnonzero(np.diff(kept) != 1) + 1
-        runs = zip(np.r_[0, breaks], np.r_[breaks, len(kept)]) if len(kept) else ()
-        text = "".join(self.text[kept[a] : kept[b - 1] + 1] for a, b in runs)
-        return CleanText(text, self.offsets[kept])
+        keep = np.ones(len(self.text), dtype=bool)
+        bounds = np.searchsorted(self.offsets, np.array(dropped, dtype=self.offsets.dtype).ravel()).reshape(-1, 2)
+        for a, b in bounds:  # clean positions whose raw offset lies in a dropped span
+            keep[a:b] = False
+        # the kept characters as runs, joined slice by slice (no per-character work)
+        edges = np.flatnonzero(np.diff(np.r_[False, keep, False].astype(np.int8)))
+        text = "".join(self.text[a:b] for a, b in zip(edges[::2], edges[1::2]))
+        return CleanText(text, self.offsets[keep])
 
     def to_raw(self, start: int, end: int) -> tuple[int, int]:
         """Raw [start, end) of the clean span [start, end)."""

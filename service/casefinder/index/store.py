@@ -301,15 +301,33 @@ def _current_manifest(index_dir: Path, expected: dict) -> tuple[dict | None, str
     return manifest, ""
 
 
+def _check_files(index_dir: Path, manifest: dict) -> None:
+    for role in ("chunks", "vectors", "vocabulary", "corpus"):
+        name = manifest["files"].get(role)
+        path = index_dir / str(name)
+        if not name or not path.is_file() or _sha256(path) != manifest["sha256"].get(name):
+            raise IndexUnavailable(f"indeksfilen {path} mangler eller er beskadiget")
+
+
+def ensure_index(settings: Settings, embedder: Embedder, progress: bool = True) -> None:
+    """Build the index if it is missing, stale or damaged; a current one is only checked
+    (file hashes), not loaded: for a server that leaves the loading to its workers."""
+    expected = expected_manifest(settings, corpus_hashes(settings.corpus_dir), embedder.model_id)
+    manifest, _ = _current_manifest(settings.index_dir, expected)
+    try:
+        if manifest is not None:
+            _check_files(settings.index_dir, manifest)
+            return
+    except IndexUnavailable:
+        pass
+    load_index(settings, embedder, progress=progress)
+
+
 def _load_built(settings: Settings, manifest: dict) -> Index:
     """The index files named by the manifest, each checked against its SHA-256 and the counts."""
     index_dir = settings.index_dir
     files = manifest["files"]
-    for role in ("chunks", "vectors", "vocabulary", "corpus"):
-        name = files.get(role)
-        path = index_dir / str(name)
-        if not name or not path.is_file() or _sha256(path) != manifest["sha256"].get(name):
-            raise IndexUnavailable(f"indeksfilen {path} mangler eller er beskadiget")
+    _check_files(index_dir, manifest)
     try:
         chunks = [Chunk(**c) for c in json.loads((index_dir / files["chunks"]).read_text("utf-8"))]
         vectors = np.load(index_dir / files["vectors"])["vectors"].astype(np.float32)
