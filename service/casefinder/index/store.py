@@ -43,13 +43,13 @@ from .embedders import Embedder
 log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 
-FORMAT_VERSION = 2  # 2: the parsed corpus and its word statistics are stored with the index
+FORMAT_VERSION = 3  # 2: the parsed corpus is stored with the index; 3: BM25 and FAISS too
 MANIFEST = "manifest.json"
 LOCK = ".lock"
 SAVE_EVERY = 128  # chunks embedded between two saves of the vectors so far
 # Every file a build writes; a rebuild removes only these, never what someone else put there.
 _OWN_FILE = re.compile(r"(chunks-[0-9a-f]{12}\.json|vectors-[0-9a-f]{12}\.npz|vocabulary-[0-9a-f]{12}\.json"
-                       r"|corpus-[0-9a-f]{12}\.pickle"
+                       r"|state-[0-9a-f]{12}\.pickle|corpus-[0-9a-f]{12}\.pickle"
                        r"|embedded-\d+-\d+\.npz|\.building-.+)")
 _CODE_THAT_SHAPES_CHUNKS = ("corpus", "index/chunking.py", "index/analyzer.py", "data")
 
@@ -108,6 +108,7 @@ def expected_manifest(settings: Settings, hashes: dict[str, str], model_id: str)
         "model": model_id,
         "corpus": hashes,
         "chunking": {"size": settings.chunk_size, "overlap": settings.chunk_overlap},
+        "dense_index": {"kind": settings.faiss_index, "ann_threshold": settings.ann_threshold},
         "code": code_fingerprint(),
     }
 
@@ -208,14 +209,17 @@ def _build(settings: Settings, embedder: Embedder, progress: bool, corpus: Corpu
     vocabulary = learn_vocabulary(c.text for c in corpus.cases)
 
     word_statistics = WordStatistics.of(c.text for c in corpus.cases)
+    analyzer = Analyzer(vocabulary)
+    dense, bm25 = _faiss_index(vectors, settings), _bm25(chunks, analyzer)
     manifest = expected_manifest(settings, corpus_hashes(settings.corpus_dir), embedder.model_id)
     build = _build_id(manifest)
     files = {"chunks": f"chunks-{build}.json", "vectors": f"vectors-{build}.npz", "vocabulary": f"vocabulary-{build}.json",
-             "corpus": f"corpus-{build}.pickle"}
-    # The parsed corpus as Python objects: a start that finds the index current parses nothing.
-    # (A pickle: the index folder is the service's own output, like a cache, never user input.)
-    state = pickle.dumps((corpus, word_statistics), protocol=pickle.HIGHEST_PROTOCOL)
-    _write_atomic(index_dir / files["corpus"], zlib.compress(state, 6))  # offset maps compress 10x
+             "state": f"state-{build}.pickle"}
+    # The parsed corpus, its word statistics, BM25 and FAISS as built: a start that finds the
+    # index current parses and indexes nothing. (A pickle: the index folder is the service's
+    # own output, like a cache, never user input; its SHA-256 is checked before it is read.)
+    state = pickle.dumps((corpus, word_statistics, bm25, faiss.serialize_index(dense)), protocol=pickle.HIGHEST_PROTOCOL)
+    _write_atomic(index_dir / files["state"], zlib.compress(state, 6))  # offset maps compress well
     _write_atomic(index_dir / files["chunks"], json.dumps([c.to_dict() for c in chunks], ensure_ascii=False).encode())
     tmp = index_dir / f".building-{os.getpid()}.npz"
     np.savez_compressed(tmp, keys=np.array(keys), vectors=vectors)
@@ -240,9 +244,7 @@ def _build(settings: Settings, embedder: Embedder, progress: bool, corpus: Corpu
     for stale in index_dir.iterdir():  # what earlier builds wrote, and the saved batches now in the build
         if stale.is_file() and _OWN_FILE.fullmatch(stale.name) and stale.name not in files.values():
             stale.unlink()
-    analyzer = Analyzer(vocabulary)
-    return Index(full_manifest, corpus, chunks, vectors, _faiss_index(vectors, settings), _bm25(chunks, analyzer), analyzer,
-                 word_statistics)
+    return Index(full_manifest, corpus, chunks, vectors, dense, bm25, analyzer, word_statistics)
 
 
 def _save_batch(index_dir: Path, keys: list[str], vectors: np.ndarray) -> None:
@@ -296,13 +298,13 @@ def _current_manifest(index_dir: Path, expected: dict) -> tuple[dict | None, str
     if changed:
         return None, "indekset passer ikke til " + ", ".join(
             {"model": "modellen", "corpus": "korpus", "chunking": "chunk-indstillingerne", "code": "parserkoden",
-             "format": "indeksformatet"}[k] for k in changed
+             "format": "indeksformatet", "dense_index": "FAISS-indstillingerne"}[k] for k in changed
         )
     return manifest, ""
 
 
 def _check_files(index_dir: Path, manifest: dict) -> None:
-    for role in ("chunks", "vectors", "vocabulary", "corpus"):
+    for role in ("chunks", "vectors", "vocabulary", "state"):
         name = manifest["files"].get(role)
         path = index_dir / str(name)
         if not name or not path.is_file() or _sha256(path) != manifest["sha256"].get(name):
@@ -332,12 +334,12 @@ def _load_built(settings: Settings, manifest: dict) -> Index:
         chunks = [Chunk(**c) for c in json.loads((index_dir / files["chunks"]).read_text("utf-8"))]
         vectors = np.load(index_dir / files["vectors"])["vectors"].astype(np.float32)
         analyzer = Analyzer(json.loads((index_dir / files["vocabulary"]).read_text("utf-8")))
-        state = zlib.decompress((index_dir / files["corpus"]).read_bytes())  # checked by SHA-256 above
-        corpus, word_statistics = pickle.loads(state)
+        state = zlib.decompress((index_dir / files["state"]).read_bytes())  # checked by SHA-256 above
+        corpus, word_statistics, bm25, dense = pickle.loads(state)
+        dense = faiss.deserialize_index(dense)
     except (OSError, KeyError, TypeError, ValueError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError,
             zlib.error) as exc:
         raise IndexUnavailable(f"indekset i {index_dir} kan ikke læses: {exc}") from exc
     if not len(chunks) == len(vectors) == manifest.get("chunks") or vectors.shape[1:] != (manifest.get("dim"),):
         raise IndexUnavailable(f"indekset i {index_dir} hænger ikke sammen: {len(chunks)} afsnit, {len(vectors)} vektorer")
-    return Index(manifest, corpus, chunks, vectors, _faiss_index(vectors, settings), _bm25(chunks, analyzer), analyzer,
-                 word_statistics)
+    return Index(manifest, corpus, chunks, vectors, dense, bm25, analyzer, word_statistics)
