@@ -193,3 +193,32 @@ def test_a_docx_or_web_page_is_added_and_searchable_with_exact_offsets(library, 
     # the span is the passage before cleaning (which drops a table's "|")
     assert [w for w in raw[hit.source.start : hit.source.end].split() if w != "|"] == hit.passage.text.split()
     assert "Vejafdelingen bruger droner" in hit.passage.text
+
+
+@pytest.mark.browser
+def test_a_pdf_printed_in_the_test_gets_the_right_page_for_each_case(library, engine, tmp_path):
+    import subprocess
+
+    from pdfminer.high_level import extract_text
+    from test_page import CHROMIUM
+
+    if not shutil.which(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} mangler: installér Debian-pakken chromium (.ci/run gør det)")
+    sections = [("Indledning", "Kataloget samler erfaringer fra tre kommuner med fælles drift af haller og skoler.")] + \
+        list(CASE_TEXT)
+    body = "".join(f'<section style="page-break-after: always"><h1>{title}</h1><p>{text * 3}</p></section>'
+                   for title, text in sections)
+    (tmp_path / "katalog.html").write_text(f'<!doctype html><html lang="da"><meta charset="utf-8"><body>{body}</body></html>', "utf-8")
+    pdf = tmp_path / "trykt-katalog.pdf"
+    subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                    "--no-pdf-header-footer", f"--user-data-dir={tmp_path / 'profil'}", f"--print-to-pdf={pdf}",
+                    (tmp_path / "katalog.html").as_uri()], check=True, capture_output=True, timeout=120)
+    doc_id = add_catalogue(library.corpus_dir, pdf)
+    local = Casefinder(library, build_index(library, engine.embedder, progress=False), engine.embedder)
+    units = [c for c in local.corpus.cases if c.catalogue == doc_id]
+    assert [letters(c.title) for c in units] == [letters(title) for title, _ in sections]
+    for number, unit in enumerate(units, 1):
+        assert unit.page == number
+        assert letters(unit.title) in letters(extract_text(pdf, page_numbers=[number - 1]))
+    hit = local.search("droner til inspektion af broer").hits[0]
+    assert hit.case.catalogue == doc_id and hit.source.page == 3

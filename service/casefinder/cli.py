@@ -48,20 +48,18 @@ def cmd_serve(args) -> int:
 
     import uvicorn
 
-    from .api.app import create_app
-    from .engine import Casefinder
-    from .index.embedders import load_embedder
-    from .index.store import ensure_index
-
     settings = get_settings()
     workers = args.workers or settings.workers or os.cpu_count() or 1
     options = {"host": args.host or settings.host, "port": args.port or settings.port, "log_config": _log_config(),
                "access_log": False}
     if workers == 1:
+        from .api.app import create_app
+        from .engine import Casefinder
+
         uvicorn.run(create_app(settings, Casefinder.load(settings, progress=True)), **options)
     else:  # one process per core: the model and the GIL each serve one request at a time
-        # Build (or check) the index once, before any worker starts; workers then only load it.
-        ensure_index(settings, load_embedder(settings.model), progress=True)
+        # Each worker loads the index; a missing or stale one is built by the first worker to
+        # take the build lock, and the others then load what it built.
         # The model's OpenMP threads share the cores between workers instead of each taking all.
         os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
         uvicorn.run("casefinder.api.app:create_app", factory=True, workers=workers, **options)

@@ -311,20 +311,6 @@ def _check_files(index_dir: Path, manifest: dict) -> None:
             raise IndexUnavailable(f"indeksfilen {path} mangler eller er beskadiget")
 
 
-def ensure_index(settings: Settings, embedder: Embedder, progress: bool = True) -> None:
-    """Build the index if it is missing, stale or damaged; a current one is only checked
-    (file hashes), not loaded: for a server that leaves the loading to its workers."""
-    expected = expected_manifest(settings, corpus_hashes(settings.corpus_dir), embedder.model_id)
-    manifest, _ = _current_manifest(settings.index_dir, expected)
-    try:
-        if manifest is not None:
-            _check_files(settings.index_dir, manifest)
-            return
-    except IndexUnavailable:
-        pass
-    load_index(settings, embedder, progress=progress)
-
-
 def _load_built(settings: Settings, manifest: dict) -> Index:
     """The index files named by the manifest, each checked against its SHA-256 and the counts."""
     index_dir = settings.index_dir
