@@ -47,13 +47,16 @@ class Settings(BaseSettings):
     # FAISS: "flat" (exact), "hnsw" or "auto" (flat below ann_threshold vectors).
     faiss_index: str = "auto"
     ann_threshold: int = 50_000
+    ann_ef_search: int = Field(512, ge=16, le=10_000)  # HNSW breadth per query: recall against latency
 
     # Ranking
     # Fusion: the dense score's weight for a query whose terms the catalogues all know, rising
     # to dense_weight_unknown for one whose terms they do not know (measured: README "Quality").
     dense_weight: float = Field(0.5, ge=0, le=1)
     dense_weight_unknown: float = Field(0.9, ge=0, le=1)
-    candidates: int = Field(100, ge=10, le=10_000)
+    candidates: int = Field(100, ge=10, le=10_000)  # the top dense scores that set the dense scale
+    # Chunks taken from each side (FAISS, BM25) before fusion: the fusion's cost is this, not the corpus.
+    candidate_pool: int = Field(300, ge=10, le=100_000)
     # Sections score this share of their fused score, so that they yield to the cases they
     # describe: overviews that list cases much, guidance a little (measured: README "Quality").
     overview_weight: float = Field(0.5, ge=0, le=1)

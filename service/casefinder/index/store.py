@@ -108,7 +108,8 @@ def expected_manifest(settings: Settings, hashes: dict[str, str], model_id: str)
         "model": model_id,
         "corpus": hashes,
         "chunking": {"size": settings.chunk_size, "overlap": settings.chunk_overlap},
-        "dense_index": {"kind": settings.faiss_index, "ann_threshold": settings.ann_threshold},
+        "dense_index": {"kind": settings.faiss_index, "ann_threshold": settings.ann_threshold,
+                        "ef_search": settings.ann_ef_search},
         "code": code_fingerprint(),
     }
 
@@ -147,7 +148,7 @@ def _faiss_index(vectors: np.ndarray, settings: Settings) -> faiss.Index:
         index = faiss.IndexFlatIP(vectors.shape[1])
     elif kind == "hnsw":
         index = faiss.IndexHNSWFlat(vectors.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efSearch = 128
+        index.hnsw.efSearch = settings.ann_ef_search
     else:
         raise IndexUnavailable(f"Ukendt FAISS-indekstype '{kind}' (brug flat, hnsw eller auto).")
     index.add(vectors)

@@ -100,26 +100,31 @@ class Retriever:
                 self._cache.popitem(last=False)
         return vec
 
-    def chunk_scores(self, query: str, mode: str = "hybrid", qvec: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(fused, dense cosine, bm25) for every chunk."""
+    def candidates(self, query: str, mode: str, qvec: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(chunk ids, fused, dense cosine, bm25) for the candidates only: the top
+        ``candidate_pool`` chunks of FAISS and of BM25, united. Every later step works on these,
+        so its cost does not grow with the corpus."""
         n = len(self.index.chunks)
-        dense = np.zeros(n, dtype=np.float32)
+        k = min(n, self.settings.candidate_pool)
+        pools = []
         if mode != "bm25":
-            qvec = self.embed_query(query) if qvec is None else qvec
-            k = min(n, max(self.settings.candidates, 1) * 10)
-            scores, ids = self.index.dense.search(qvec[None, :].astype(np.float32), k)
-            valid = ids[0] >= 0
-            dense[ids[0][valid]] = scores[0][valid]
-        lexical = np.zeros(n, dtype=np.float32)
+            _, ids = self.index.dense.search(qvec[None, :].astype(np.float32), k)
+            pools.append(ids[0][ids[0] >= 0])
+        lexical_all = None
         if mode != "dense":
             tokens = self.index.analyzer(query)
             if tokens:
-                lexical = self.index.bm25.get_scores(tokens).astype(np.float32)
+                lexical_all = self.index.bm25.get_scores(tokens).astype(np.float32)
+                top = np.argpartition(-lexical_all, k - 1)[:k] if k < n else np.arange(n)
+                pools.append(top[lexical_all[top] > 0])
+        ids = np.unique(np.concatenate(pools)) if pools else np.arange(0)
+        dense = self.index.vectors[ids] @ qvec
+        lexical = lexical_all[ids] if lexical_all is not None else np.zeros(len(ids), dtype=np.float32)
         if mode == "dense":
-            return dense, dense, lexical
+            return ids, dense, dense, lexical
         if mode == "bm25":
-            return lexical, dense, lexical
-        return self.fuse(dense, lexical, self.dense_weight(query)), dense, lexical
+            return ids, lexical, dense, lexical
+        return ids, self.fuse(dense, lexical, self.dense_weight(query)), dense, lexical
 
     def dense_weight(self, query: str) -> float:
         """The dense side's weight for this query: ``dense_weight`` when the catalogues know all
@@ -152,14 +157,14 @@ class Retriever:
         started = time.perf_counter()
         filters = {f: v for f, v in (filters or {}).items() if v}
         qvec = self.embed_query(query)  # the judge weighs dense evidence in every mode
-        fused, _, lexical = self.chunk_scores(query, mode, qvec)
-        fused = fused * self.kind_weight
+        ids, fused, dense, lexical = self.candidates(query, mode, qvec)
+        fused = fused * self.kind_weight[ids]
         case_of = self.index.corpus.case
         chunks = self.index.chunks
-        order = np.argsort(-fused, kind="stable")
-        best: dict[str, int] = {}  # case id -> its best chunk, best case first
-        for i in order:
-            best.setdefault(chunks[i].case_id, int(i))
+        order = np.argsort(-fused, kind="stable")  # positions among the candidates, best first
+        best: dict[str, int] = {}  # case id -> the position of its best chunk, best case first
+        for j in order:
+            best.setdefault(chunks[ids[j]].case_id, int(j))
             if len(best) >= self.settings.result_pool:
                 break
         results = [cid for cid in best if case_matches(case_of(cid), filters)]
@@ -167,12 +172,12 @@ class Retriever:
             chosen = [best[cid] for cid in results[:k]]
         else:
             allowed = set(results)
-            chosen = [int(i) for i in order if chunks[i].case_id in allowed][:k]
-        hits = [
-            Hit(rank, float(fused[i]), case_of(chunks[i].case_id), i, chunks[i].start, chunks[i].end, chunks[i].text,
-                highlight(chunks[i].text, query, self.index.analyzer), float(self.index.vectors[i] @ qvec), float(lexical[i]))
-            for rank, i in enumerate(chosen, 1)
-        ]
+            chosen = [int(j) for j in order if chunks[ids[j]].case_id in allowed][:k]
+        hits = []
+        for rank, j in enumerate(chosen, 1):  # only the returned hits are highlighted
+            chunk = chunks[ids[j]]
+            hits.append(Hit(rank, float(fused[j]), case_of(chunk.case_id), int(ids[j]), chunk.start, chunk.end, chunk.text,
+                            highlight(chunk.text, query, self.index.analyzer), float(dense[j]), float(lexical[j])))
         confidence = self.judge.rate(query, qvec, hits)
         return SearchResult(
             query, (time.perf_counter() - started) * 1000, confidence < self.settings.confidence_threshold, hits,

@@ -1,0 +1,104 @@
+"""Query cost at 1x, 10x and 100x today's chunks, on a synthetic index.
+
+    python bench/scale.py [--factors 1 10 100]
+
+The synthetic index repeats the real chunks (texts, cases) with perturbed vectors; it is a
+benchmark, not a corpus. Per size: build seconds, resident memory, p50/p99 of a search (the
+query vector cached, so the model's time is left out; it is printed once), and recall@10 of
+the candidate search (FAISS as configured, HNSW from 50,000 chunks) against exact search, over
+the cases returned.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import bm25s
+import numpy as np
+
+from casefinder.config import get_settings
+from casefinder.index.embedders import load_embedder
+from casefinder.index.store import Index, _faiss_index, load_index
+from casefinder.search.retriever import Retriever
+
+# Per-dimension noise on the copies' vectors: a copy's cosine with its original is about 0.7,
+# so copies behave like other chunks on the same topic rather than 100 near-identical points.
+NOISE = 0.05
+QUERIES = (
+    "fælles it-drift", "nedbringe sygefravær", "rehabilitering i ældreplejen", "indkøb på tværs af kommuner",
+    "digital post til borgerne", "tolkning via video", "brobygning til uddannelse", "tandpleje for børn",
+    "energibesparelser i kommunale bygninger", "madservice til ældre", "velfærdsteknologi i hjemmeplejen",
+    "robotter i administrationen", "samarbejde om løn og regnskab", "anbringelse af udsatte børn",
+    "kørsel i hjemmeplejen", "genoptræning efter sygehusophold", "fælles vagtcentral", "misbrugsbehandling",
+    "plejefamilier og rekruttering", "jobcenter og virksomheder",
+)
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def synthetic(index: Index, factor: int, settings, rng) -> Index:
+    chunks = index.chunks * factor
+    copies = [index.vectors] + [index.vectors + rng.normal(0, NOISE, index.vectors.shape).astype(np.float32)
+                                for _ in range(factor - 1)]
+    vectors = np.vstack(copies)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    tokens = [index.analyzer(c.embed_text) for c in index.chunks] * factor
+    bm25 = bm25s.BM25()
+    bm25.index(tokens, show_progress=False)
+    return Index(index.manifest, index.corpus, chunks, vectors, _faiss_index(vectors, settings), bm25, index.analyzer,
+                 index.words)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--factors", type=int, nargs="+", default=[1, 10, 100])
+    args = parser.parse_args()
+    settings = get_settings()
+    embedder = load_embedder(settings.model)
+    base = load_index(settings, embedder, progress=False)
+    started = time.perf_counter()
+    embedder.embed_queries(["opvarmning"])
+    embed_ms = statistics.median([(lambda t: (embedder.embed_queries([q]), time.perf_counter() - t)[1])(time.perf_counter())
+                                  for q in QUERIES]) * 1000
+    print(f"query embedding (median): {embed_ms:.1f} ms; chunks at 1x: {len(base.chunks)}")
+    rng = np.random.default_rng(0)
+    p50_1x = None
+    for factor in args.factors:
+        before = rss_mb()
+        started = time.perf_counter()
+        index = base if factor == 1 else synthetic(base, factor, settings, rng)
+        built = time.perf_counter() - started
+        retriever = Retriever(index, embedder, settings)
+        exact = Retriever(index, embedder, settings.model_copy(update={"faiss_index": "flat"})) \
+            if type(index.dense).__name__ != "IndexFlatIP" else retriever
+        if exact is not retriever:
+            exact.index = Index(index.manifest, index.corpus, index.chunks, index.vectors,
+                                _faiss_index(index.vectors, settings.model_copy(update={"faiss_index": "flat"})),
+                                index.bm25, index.analyzer, index.words)
+        times, overlap = [], []
+        for q in QUERIES:
+            retriever.search(q, 10)  # embeds once; timed below with the vector cached
+            t = time.perf_counter()
+            hits = retriever.search(q, 10).hits
+            times.append((time.perf_counter() - t) * 1000)
+            # cases, the unit a user sees: near-identical synthetic copies of a chunk are interchangeable
+            truth = {h.case.id for h in exact.search(q, 10).hits}
+            overlap.append(len(truth & {h.case.id for h in hits}) / max(1, len(truth)))
+        times.sort()
+        p50, p99 = statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.99))]
+        p50_1x = p50_1x or p50
+        print(f"{factor:>4}x: {len(index.chunks):>7} chunks, {type(index.dense).__name__}, built in {built:.1f} s, "
+              f"+{rss_mb() - before:.0f} MB (RSS {rss_mb():.0f} MB); search p50 {p50:.1f} ms ({p50 / p50_1x:.2f}x 1x), "
+              f"p99 {p99:.1f} ms; recall@10 against exact {np.mean(overlap):.3f}")
+
+
+if __name__ == "__main__":
+    main()
