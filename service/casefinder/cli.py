@@ -62,8 +62,25 @@ def cmd_serve(args) -> int:
         # take the build lock, and the others then load what it built.
         # The model's OpenMP threads share the cores between workers instead of each taking all.
         os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
-        uvicorn.run("casefinder.api.app:create_app", factory=True, workers=workers, **options)
+        from uvicorn.supervisors import Multiprocess
+
+        config = uvicorn.Config("casefinder.api.app:create_app", factory=True, workers=workers, **options)
+        Multiprocess(config, sockets=[_listening_socket(config.host, config.port)]).run()
     return 0
+
+
+def _listening_socket(host: str, port: int):
+    """The socket the workers share, made as a TCP socket by protocol number: asyncio sets
+    TCP_NODELAY only on connections of such sockets, and without it every response waited
+    40 ms for a delayed ACK (measured: /healthz 44 ms with uvicorn's own socket, a few ms with this)."""
+    import socket
+
+    info = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)[0]
+    sock = socket.socket(info[0], info[1], info[2])
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(info[4])
+    sock.set_inheritable(True)
+    return sock
 
 
 def _log_config() -> dict:
