@@ -28,4 +28,5 @@ WORKDIR /app
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status != 200)"
+# One server process per core by default (CASEFINDER_WORKERS=N, or `serve --workers N`, to change it).
 CMD ["casefinder", "serve"]

@@ -3,8 +3,8 @@
     python bench/scale.py [--factors 1 10 100]
 
 The synthetic index repeats the real chunks (texts, cases) with perturbed vectors; it is a
-benchmark, not a corpus. Per size: build seconds, resident memory, p50/p99 of a search (the
-query vector cached, so the model's time is left out; it is printed once), and recall@10 of
+benchmark, not a corpus. Per size: build seconds, resident memory, p50/p99 of a search with the
+query vector cached (the model's time left out) and p50 with it (a new query), and recall@10 of
 the candidate search (FAISS as configured, HNSW from 50,000 chunks) against exact search, over
 the cases returned.
 """
@@ -70,7 +70,7 @@ def main() -> None:
                                   for q in QUERIES]) * 1000
     print(f"query embedding (median): {embed_ms:.1f} ms; chunks at 1x: {len(base.chunks)}")
     rng = np.random.default_rng(0)
-    p50_1x = None
+    p50_1x = whole_1x = None
     for factor in args.factors:
         before = rss_mb()
         started = time.perf_counter()
@@ -83,11 +83,14 @@ def main() -> None:
             exact.index = Index(index.manifest, index.corpus, index.chunks, index.vectors,
                                 _faiss_index(index.vectors, settings.model_copy(update={"faiss_index": "flat"})),
                                 index.bm25, index.analyzer, index.words)
-        times, overlap = [], []
+        times, whole, overlap = [], [], []
         for q in QUERIES:
-            retriever.search(q, 10)  # embeds once; timed below with the vector cached
             t = time.perf_counter()
-            hits = retriever.search(q, 10).hits
+            retriever.search(f"{q} ({factor}x)", 10)  # a query new to the cache: the model's time counts
+            whole.append((time.perf_counter() - t) * 1000)
+            retriever.search(q, 10)
+            t = time.perf_counter()
+            hits = retriever.search(q, 10).hits  # the vector cached: the search alone
             times.append((time.perf_counter() - t) * 1000)
             # cases, the unit a user sees: near-identical synthetic copies of a chunk are interchangeable
             truth = {h.case.id for h in exact.search(q, 10).hits}
@@ -95,9 +98,12 @@ def main() -> None:
         times.sort()
         p50, p99 = statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.99))]
         p50_1x = p50_1x or p50
+        whole_p50 = statistics.median(whole)
+        whole_1x = whole_1x or whole_p50
         print(f"{factor:>4}x: {len(index.chunks):>7} chunks, {type(index.dense).__name__}, built in {built:.1f} s, "
               f"+{rss_mb() - before:.0f} MB (RSS {rss_mb():.0f} MB); search p50 {p50:.1f} ms ({p50 / p50_1x:.2f}x 1x), "
-              f"p99 {p99:.1f} ms; recall@10 against exact {np.mean(overlap):.3f}")
+              f"p99 {p99:.1f} ms; with the query embedding p50 {whole_p50:.1f} ms ({whole_p50 / whole_1x:.2f}x 1x); "
+              f"recall@10 against exact {np.mean(overlap):.3f}")
 
 
 if __name__ == "__main__":
