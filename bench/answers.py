@@ -11,8 +11,6 @@ before, at the peak and after.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 import threading
 import time
@@ -23,7 +21,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from servers import FakeLLM, free_port  # noqa: E402
+from servers import FakeLLM, ServeProcess  # noqa: E402
 
 
 def rss_mb(pid: int) -> float:
@@ -38,20 +36,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=200)
     args = parser.parse_args()
     llm = FakeLLM("Akutteamet udleverer medicinen i weekenden [1].", hang=2)
-    port = free_port()
-    env = {**os.environ, "CASEFINDER_LLM_BASE_URL": llm.url, "CASEFINDER_LLM_MODEL": "bench", "CASEFINDER_WORKERS": "1"}
-    server = subprocess.Popen([sys.executable, "-m", "casefinder.cli", "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    server = ServeProcess(env={"CASEFINDER_LLM_BASE_URL": llm.url, "CASEFINDER_LLM_MODEL": "bench", "CASEFINDER_WORKERS": "1"})
+    url = server.url
     try:
-        while True:
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
         httpx.post(url + "/api/ask", json={"question": "Hvem udleverer medicin i weekenden?"}, timeout=30)  # warm
-        before = rss_mb(server.pid)
+        before = rss_mb(server.process.pid)
         statuses: Counter = Counter()
         peak = [before]
 
@@ -72,16 +61,15 @@ def main() -> None:
             started = time.perf_counter()
             httpx.get(url + "/healthz", timeout=30)
             health.append(time.perf_counter() - started)
-            peak.append(rss_mb(server.pid))
+            peak.append(rss_mb(server.process.pid))
             time.sleep(0.2)
         time.sleep(2)
-        after = rss_mb(server.pid)
+        after = rss_mb(server.process.pid)
         print(f"{args.clients} concurrent streamed answers: {dict(statuses)} ((status, stream complete): count)")
         print(f"/healthz while they ran: max {max(health) * 1000:.0f} ms over {len(health)} probes")
         print(f"resident memory: before {before:.0f} MB, peak {max(peak):.0f} MB, after {after:.0f} MB")
     finally:
-        server.terminate()
-        server.wait(10)
+        server.close()
         llm.close()
 
 

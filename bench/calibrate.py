@@ -58,7 +58,7 @@ def collect(engine: Casefinder, items: list[dict]) -> list[dict]:
     for n, item in enumerate(items, 1):
         query = " ".join(item["query"].split())
         result = retriever.search(query, 10)
-        qe = retriever.judge.query_evidence(query, retriever.embed_query(query))
+        qe = retriever.judge.query_evidence(query, retriever.embed_query(query), retriever.index.analyzer(query))
         evidence = [retriever.judge.evidence(qe, h.chunk, h.dense) for h in result.hits]
         target = target_case(engine, item) if item["label"] == "on" else None
         rank = next((h.rank for h in result.hits if h.case.id == target), None)

@@ -11,18 +11,16 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from servers import free_port  # noqa: E402
+from servers import ServeProcess  # noqa: E402
 
 
 def timed(args: list[str], env: dict | None = None) -> tuple[float, float]:
@@ -33,20 +31,9 @@ def timed(args: list[str], env: dict | None = None) -> tuple[float, float]:
 
 
 def healthz_seconds(workers: int) -> float:
-    port = free_port()
-    started = time.perf_counter()
-    server = subprocess.Popen([sys.executable, "-m", "casefinder.cli", "serve", "--port", str(port), "--workers", str(workers)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    return time.perf_counter() - started
-            except httpx.HTTPError:
-                time.sleep(0.05)
-    finally:
-        server.terminate()
-        server.wait(10)
+    server = ServeProcess("--workers", str(workers))
+    server.close()
+    return server.ready_after
 
 
 def main() -> None:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import uvicorn
 
 
@@ -104,3 +108,29 @@ class AppServer:
     def close(self):
         self.server.should_exit = True
         self.thread.join(10)
+
+
+class ServeProcess:
+    """`casefinder serve` in a child process on a free port, as an operator starts it; ready
+    once /healthz answers. ``ready_after``: seconds from the start to that first answer."""
+
+    def __init__(self, *args: str, env: dict | None = None, output=subprocess.DEVNULL, timeout: float = 300):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        started = time.perf_counter()
+        self.process = subprocess.Popen([sys.executable, "-m", "casefinder.cli", "serve", "--port", str(self.port), *args],
+                                        stdout=output, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        while True:
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                if self.process.poll() is not None or time.perf_counter() - started > timeout:
+                    self.close()
+                    raise RuntimeError(f"casefinder serve startede ikke (kode {self.process.returncode})") from None
+                time.sleep(0.05)
+        self.ready_after = time.perf_counter() - started
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(30)

@@ -3,7 +3,6 @@ refused with a message naming the file, and nothing already there changes."""
 
 from __future__ import annotations
 
-import re
 import shutil
 
 import pytest
@@ -14,18 +13,13 @@ from casefinder.api.app import create_app
 from casefinder.corpus.extract.pdf import pdf_to_text
 from casefinder.corpus.library import add_catalogue, remove_catalogue
 from casefinder.corpus.parse import CorpusError, load_corpus
-from casefinder.corpus.text_tools import fold
+from casefinder.corpus.text_tools import letters  # text up to hyphenation, line breaks and spacing
 from casefinder.engine import Casefinder
 from casefinder.index.store import build_index
 
 FIXTURE = SHARED / "fixtures" / "samarbejde-2019-tospaltet.pdf"
 MARKDOWN = "kl-samarbejde-2019.md"
 pytestmark = pytest.mark.skipif(not FIXTURE.exists(), reason="../shared/fixtures mangler")
-
-
-def letters(text: str) -> str:
-    """Text up to hyphenation, line breaks and spacing."""
-    return re.sub(r"[^a-z0-9æøå]", "", fold(text))
 
 
 @pytest.fixture(scope="module")
@@ -222,3 +216,15 @@ def test_a_pdf_printed_in_the_test_gets_the_right_page_for_each_case(library, en
         assert letters(unit.title) in letters(extract_text(pdf, page_numbers=[number - 1]))
     hit = local.search("droner til inspektion af broer").hits[0]
     assert hit.case.catalogue == doc_id and hit.source.page == 3
+
+
+def test_a_failed_add_is_rolled_back_even_from_an_empty_corpus(tmp_path, settings):
+    from casefinder.corpus.library import adding
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    with pytest.raises(RuntimeError, match="indekseringen"):
+        with adding(corpus, settings.corpus_dir / MARKDOWN) as doc_id:
+            assert (corpus / f"{doc_id}.md").exists()
+            raise RuntimeError("indekseringen fejlede")
+    assert load_corpus(corpus).documents == []

@@ -95,18 +95,14 @@ def _log_config() -> dict:
 
 
 def cmd_add(args) -> int:
-    from .corpus.library import add_catalogue, remove_catalogue
+    from .corpus.library import adding
     from .index.embedders import load_embedder
     from .index.store import build_index
 
     settings = get_settings()
     embedder = load_embedder(settings.model)  # a missing model is refused before anything is written
-    doc_id = add_catalogue(settings.corpus_dir, Path(args.file), args.id, args.title, args.publisher, args.year, args.source)
-    try:
+    with adding(settings.corpus_dir, Path(args.file), args.id, args.title, args.publisher, args.year, args.source) as doc_id:
         index = build_index(settings, embedder, progress=True)  # embeds only the new text
-    except BaseException:
-        remove_catalogue(settings.corpus_dir, doc_id)  # nothing half-added stays behind
-        raise
     cases = sum(c.catalogue == doc_id for c in index.corpus.cases)
     print(f"{doc_id}: {cases} enheder, {index.manifest['embedded_now']} afsnit embeddet", file=sys.stderr)
     print(doc_id)

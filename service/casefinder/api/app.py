@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import schemas
 from ..config import Settings, get_settings
-from ..corpus.library import add_catalogue, remove_catalogue
+from ..corpus.library import adding, remove_catalogue
 from ..corpus.parse import CorpusError
 from ..engine import BadRequest, Casefinder
 from ..index.embedders import EmbedderError
@@ -232,16 +232,10 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
             with open(path, "wb") as out:
                 shutil.copyfileobj(file.file, out)
             try:
-                doc_id = add_catalogue(settings.corpus_dir, path, id, title, publisher, year, source)
-            except CorpusError as exc:
+                with adding(settings.corpus_dir, path, id, title, publisher, year, source) as doc_id:
+                    request.app.state.engine = Casefinder.load(settings, progress=False)
+            except (CorpusError, IndexUnavailable, EmbedderError) as exc:
                 raise BadRequest("invalid_catalogue", f"Kataloget blev ikke tilføjet: {exc}", status=422) from exc
-        try:
-            request.app.state.engine = Casefinder.load(settings, progress=False)
-        except BaseException as exc:
-            remove_catalogue(settings.corpus_dir, doc_id)  # nothing half-added stays behind
-            if isinstance(exc, (CorpusError, IndexUnavailable, EmbedderError)):
-                raise BadRequest("invalid_catalogue", f"Kataloget blev ikke tilføjet: {exc}", status=422) from exc
-            raise
         return {"id": doc_id, **request.app.state.engine.health()}
 
     @app.delete("/api/catalogues/{doc_id}", tags=["drift"], dependencies=[Depends(require_admin)],

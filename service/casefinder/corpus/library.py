@@ -12,6 +12,8 @@ import json
 import re
 import tempfile
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .extract.docx import docx_to_text
@@ -66,13 +68,27 @@ def add_catalogue(corpus_dir: Path, source: Path, doc_id: str | None = None, tit
     return doc_id
 
 
-def remove_catalogue(corpus_dir: Path, doc_id: str) -> list[str]:
-    """Take a catalogue out of the corpus and the manifest; returns the files removed."""
+@contextmanager
+def adding(corpus_dir: Path, source: Path, doc_id: str | None = None, title: str | None = None,
+           publisher: str | None = None, year: int | None = None, url: str | None = None) -> Iterator[str]:
+    """Add a catalogue (yields its id) for a block that indexes it; if the block fails, the
+    catalogue is taken out again, so nothing half-added stays behind."""
+    doc_id = add_catalogue(corpus_dir, source, doc_id, title, publisher, year, url)
+    try:
+        yield doc_id
+    except BaseException:
+        remove_catalogue(corpus_dir, doc_id, keep_one=False)
+        raise
+
+
+def remove_catalogue(corpus_dir: Path, doc_id: str, keep_one: bool = True) -> list[str]:
+    """Take a catalogue out of the corpus and the manifest; returns the files removed.
+    ``keep_one``: refuse to remove the last catalogue (a rollback of an add may)."""
     manifest = read_manifest(corpus_dir)
     entry = next((e for e in manifest.values() if e["id"] == doc_id), None)
     if entry is None:
         raise CorpusError(f"kataloget '{doc_id}' findes ikke i {corpus_dir / MANIFEST_NAME}")
-    if len(corpus_files(corpus_dir)) <= 1:
+    if keep_one and len(corpus_files(corpus_dir)) <= 1:
         raise CorpusError(f"'{doc_id}' er det sidste katalog og kan ikke fjernes: søgningen skal have mindst ét")
     path = corpus_dir / MANIFEST_NAME
     path.write_text(_without_entry(path.read_text("utf-8"), doc_id), "utf-8")

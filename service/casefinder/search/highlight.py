@@ -11,9 +11,9 @@ _WORD = re.compile(r"[0-9A-Za-zÆØÅæøåéü]+")
 MIN_MARKED = 3  # never mark "it", "på" and the like on their own
 
 
-def highlight(text: str, query: str, analyzer: Analyzer) -> str:
-    """A word is marked when its stem, or a part of it as a compound, is a query term."""
-    wanted = set(analyzer(query))
+def highlight(text: str, wanted: set[str], analyzer: Analyzer) -> str:
+    """A word is marked when its stem, or a part of it as a compound, is one of the query's
+    terms (``wanted``: the query through ``analyzer``)."""
     out, last = [], 0
     for m in _WORD.finditer(text):
         word = m.group(0)

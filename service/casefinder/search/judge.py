@@ -72,6 +72,7 @@ class QueryEvidence:
     """What the judge knows of a query before looking at any passage."""
 
     terms: dict[str, float]  # BM25 term -> IDF weight
+    known: float  # the IDF share of those terms that the corpus uses at all
     coverage: float
     english: float
     topic_mean: float
@@ -147,18 +148,19 @@ class Judge:
 
     # ------------------------------------------------------------------ evidence
 
-    def term_weights(self, query: str) -> tuple[dict[str, float], float]:
+    def term_weights(self, tokens: list[str]) -> tuple[dict[str, float], float]:
         """The query's BM25 terms with their IDF, and the IDF share of them the corpus knows."""
         terms, known = {}, 0.0
-        for term in dict.fromkeys(self.index.analyzer(query)):
+        for term in dict.fromkeys(tokens):
             df = self._df(term)
             terms[term] = math.log(1.0 + (self._n - df + 0.5) / (df + 0.5))
             known += terms[term] if df else 0.0
         total = sum(terms.values())
         return terms, (known / total if total else 0.0)
 
-    def query_evidence(self, query: str, qvec: np.ndarray) -> QueryEvidence:
-        terms, known = self.term_weights(query)
+    def query_evidence(self, query: str, qvec: np.ndarray, tokens: list[str]) -> QueryEvidence:
+        """``tokens``: the query through the index's analyzer (the BM25 terms)."""
+        terms, known = self.term_weights(tokens)
         tokens = [t for t in words(query) if not t.isdigit()]
         function = [t for t in tokens if fold(t) in stop_words()]
         content = [t for t in tokens if fold(t) not in stop_words() and len(t) > 1]
@@ -168,7 +170,7 @@ class Judge:
         english = english_share(tokens)
         coverage = (1 - english) * known + english * self._cognates(tokens)
         return QueryEvidence(
-            terms=terms, coverage=coverage, english=english, topic_mean=float(np.mean(topic)),
+            terms=terms, known=known, coverage=coverage, english=english, topic_mean=float(np.mean(topic)),
             topic_max=float(max(topic)), function_words=float(np.mean(function_words)),
             dense_mean=float(cosines.mean()), dense_sd=float(cosines.std()) or 1.0,
         )
@@ -182,7 +184,7 @@ class Judge:
         weights = [getattr(self.model, name) for name in FEATURES]
         return self.model.bias + float(np.dot(weights, evidence.features()))
 
-    def rate(self, query: str, qvec: np.ndarray, hits: list) -> float:
+    def rate(self, evidence: QueryEvidence, hits: list) -> float:
         """Set each hit's confidence; return the query's: that the catalogues answer it at all.
 
         The query's confidence comes from its most convincing hit. A hit's confidence is that
@@ -190,7 +192,6 @@ class Judge:
         case far behind the best is unlikely to be the answer even to a question that has one."""
         if not hits:
             return 0.0
-        evidence = self.query_evidence(query, qvec)
         answered = logistic(max(self.logit(self.evidence(evidence, h.chunk, h.dense)) for h in hits))
         top = max(h.score for h in hits)
         for h in hits:

@@ -14,7 +14,7 @@ from ..corpus.models import Case
 from ..index.embedders import Embedder
 from ..index.store import Index
 from .highlight import highlight
-from .judge import Judge
+from .judge import Judge, QueryEvidence
 
 @dataclass
 class Hit:
@@ -100,7 +100,8 @@ class Retriever:
                 self._cache.popitem(last=False)
         return vec
 
-    def candidates(self, query: str, mode: str, qvec: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def candidates(self, evidence: QueryEvidence, tokens: list[str], mode: str,
+                   qvec: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(chunk ids, fused, dense cosine, bm25) for the candidates only: the top
         ``candidate_pool`` chunks of FAISS and of BM25, united. Every later step works on these,
         so its cost does not grow with the corpus."""
@@ -112,7 +113,6 @@ class Retriever:
             pools.append(ids[0][ids[0] >= 0])
         lexical_all = None
         if mode != "dense":
-            tokens = self.index.analyzer(query)
             if tokens:
                 lexical_all = self.index.bm25.get_scores(tokens).astype(np.float32)
                 top = np.argpartition(-lexical_all, k - 1)[:k] if k < n else np.arange(n)
@@ -124,13 +124,12 @@ class Retriever:
             return ids, dense, dense, lexical
         if mode == "bm25":
             return ids, lexical, dense, lexical
-        return ids, self.fuse(dense, lexical, self.dense_weight(query)), dense, lexical
+        return ids, self.fuse(dense, lexical, self.dense_weight(evidence.known)), dense, lexical
 
-    def dense_weight(self, query: str) -> float:
-        """The dense side's weight for this query: ``dense_weight`` when the catalogues know all
-        of its terms, rising to ``dense_weight_unknown`` as the share (by IDF) they do not know
+    def dense_weight(self, known: float) -> float:
+        """The dense side's weight for a query: ``dense_weight`` when the catalogues know all of
+        its terms, rising to ``dense_weight_unknown`` as the share (by IDF) they do not know
         grows: BM25 cannot match words the catalogues never use (English, paraphrases)."""
-        _, known = self.judge.term_weights(query)
         low, high = self.settings.dense_weight, max(self.settings.dense_weight, self.settings.dense_weight_unknown)
         return low + (high - low) * (1.0 - known)
 
@@ -157,7 +156,9 @@ class Retriever:
         started = time.perf_counter()
         filters = {f: v for f, v in (filters or {}).items() if v}
         qvec = self.embed_query(query)  # the judge weighs dense evidence in every mode
-        ids, fused, dense, lexical = self.candidates(query, mode, qvec)
+        tokens = self.index.analyzer(query)  # once: BM25, the judge and highlighting share them
+        evidence = self.judge.query_evidence(query, qvec, tokens)
+        ids, fused, dense, lexical = self.candidates(evidence, tokens, mode, qvec)
         fused = fused * self.kind_weight[ids]
         case_of = self.index.corpus.case
         chunks = self.index.chunks
@@ -177,8 +178,8 @@ class Retriever:
         for rank, j in enumerate(chosen, 1):  # only the returned hits are highlighted
             chunk = chunks[ids[j]]
             hits.append(Hit(rank, float(fused[j]), case_of(chunk.case_id), int(ids[j]), chunk.start, chunk.end, chunk.text,
-                            highlight(chunk.text, query, self.index.analyzer), float(dense[j]), float(lexical[j])))
-        confidence = self.judge.rate(query, qvec, hits)
+                            highlight(chunk.text, set(tokens), self.index.analyzer), float(dense[j]), float(lexical[j])))
+        confidence = self.judge.rate(evidence, hits)
         return SearchResult(
             query, (time.perf_counter() - started) * 1000, confidence < self.settings.confidence_threshold, hits,
             confidence, count_facets([case_of(cid) for cid in results]), len(results),
