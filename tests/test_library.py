@@ -104,6 +104,9 @@ def _no_text_layer(path):
     ("tom.txt", lambda p: p.write_bytes(b"  \n"), "tom"),
     ("latin1.txt", lambda p: p.write_bytes("Kommunernes samarbejde om indkøb".encode("latin-1")), "UTF-8"),
     ("regneark.xlsx", lambda p: p.write_bytes(b"PK\x03\x04"), "filtypen"),
+    ("kaputt.pdf", lambda p: p.write_bytes(b"%PDF-1.4 ikke en pdf"), "læsbar PDF"),
+    ("halv.pdf", lambda p: p.write_bytes(FIXTURE.read_bytes()[:5000]), "læsbar PDF"),
+    ("kaputt.docx", lambda p: p.write_bytes(b"PK ikke en zip"), "læsbar DOCX"),
 ])
 def test_a_file_that_cannot_be_read_is_refused_and_nothing_changes(library, tmp_path, name, make, reason):
     before = {p.name: p.read_bytes() for p in library.corpus_dir.iterdir()}

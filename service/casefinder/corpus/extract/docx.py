@@ -19,12 +19,13 @@ def _level(style_name: str) -> int:
 
 def docx_to_text(path: Path) -> str:
     import docx
+    from docx.opc.exceptions import OpcError
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
     try:
         document = docx.Document(str(path))
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+    except (OpcError, zipfile.BadZipFile, KeyError, ValueError) as exc:  # OpcError: "Package not found"
         raise ExtractionError(f"{path.name}: filen er ikke en læsbar DOCX ({exc})") from exc
     blocks: list[str] = []
     for item in document.iter_inner_content():

@@ -43,7 +43,7 @@ def _lines(path: Path) -> tuple[list[list[Line]], float]:
     from pdfminer.high_level import extract_pages
     from pdfminer.layout import LAParams, LTChar, LTTextContainer, LTTextLine
     from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
-    from pdfminer.pdfparser import PDFSyntaxError
+    from pdfminer.psexceptions import PSException
 
     pages: list[list[Line]] = []
     try:
@@ -63,7 +63,7 @@ def _lines(path: Path) -> tuple[list[list[Line]], float]:
             pages.append(_join_pieces(pieces))
     except (PDFEncryptionError, PDFPasswordIncorrect) as exc:
         raise ExtractionError(f"{path.name}: PDF'en er krypteret og kan ikke læses") from exc
-    except (PDFSyntaxError, ValueError, KeyError, TypeError) as exc:
+    except (PSException, ValueError, KeyError, TypeError) as exc:  # PSException: every parse error, truncation too
         raise ExtractionError(f"{path.name}: filen er ikke en læsbar PDF ({exc})") from exc
     sizes = Counter(line.size for page in pages for line in page for _ in line.text.split())
     if not sizes:
