@@ -5,8 +5,9 @@
 
 Data: ``bench/calibration/queries.jsonl``: on-topic queries (label "on", with the
 catalogue file and a verbatim ``anchor`` of the case that answers) and off-topic
-queries (label "off") from many domains, all written for this purpose; none is taken
-from ../shared/eval. A third of them (by a hash of the query) is held out: it is never
+queries (label "off") from many domains, and ``bench/calibration/paraphrases.jsonl``:
+on-topic descriptions of a case's situation that avoid its words (also the paraphrase set
+of ``bench/quality.py``); all written for this purpose, none taken from ../shared/eval. A third of them (by a hash of the query) is held out: it is never
 fitted on, and its figures are the ones to quote.
 
 How the weights are fitted:
@@ -34,8 +35,13 @@ from casefinder.search.judge import FEATURES
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "bench" / "calibration" / "queries.jsonl"
+PARAPHRASES = ROOT / "bench" / "calibration" / "paraphrases.jsonl"
 REPORT = ROOT / "bench" / "calibration" / "report.md"
 TARGET_FALSE_FLAGS = 0.025
+
+
+def read_queries(*paths: Path) -> list[dict]:
+    return [json.loads(line) for path in paths for line in path.read_text("utf-8").splitlines() if line.strip()]
 
 
 def split_of(query: str) -> str:
@@ -168,7 +174,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = get_settings()
     engine = Casefinder.load(settings, progress=False)
-    items = [json.loads(line) for line in DATA.read_text("utf-8").splitlines() if line.strip()]
+    items = read_queries(DATA, PARAPHRASES)
     rows = collect(engine, items)
     if args.report:
         m = settings.confidence

@@ -17,7 +17,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import json
 import math
 from collections import defaultdict
 
@@ -27,7 +26,7 @@ from casefinder.evaluate import evaluate, format_table, load_queries, summarise
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-from calibrate import DATA, split_of, target_case  # noqa: E402
+from calibrate import DATA, PARAPHRASES, read_queries, split_of, target_case  # noqa: E402
 
 
 def timed_build(index_dir: Path) -> tuple[float, float]:
@@ -58,7 +57,8 @@ def main() -> None:
 
     print("\nhybrid per style (../shared/eval):")
     print(format_table(summarise(evaluate(queries, lambda q: engine.retriever.search(q, 10)))))
-    own_queries(engine)
+    own_queries(engine, DATA)
+    own_queries(engine, PARAPHRASES)
     if args.no_build:
         return
     with tempfile.TemporaryDirectory() as tmp:
@@ -71,10 +71,10 @@ def main() -> None:
             print(f"full build from scratch:  {seconds:.1f} s (peak {peak:.0f} MB)")
 
 
-def own_queries(engine: Casefinder) -> None:
+def own_queries(engine: Casefinder, path: Path) -> None:
     """Our own on-topic queries, each with the one case that answers it: per style and split,
     recall@1/5, MRR@10 and nDCG@10 of that case (hybrid)."""
-    items = [json.loads(line) for line in DATA.read_text("utf-8").splitlines() if line.strip()]
+    items = read_queries(path)
     ranks = defaultdict(list)
     for item in items:
         if item["label"] != "on":
@@ -85,7 +85,7 @@ def own_queries(engine: Casefinder) -> None:
         for split in ("all", split_of(item["query"])):
             ranks[(split, item["style"])].append(rank)
             ranks[(split, "overall")].append(rank)
-    print("\nown on-topic queries (bench/calibration), hybrid:")
+    print(f"\nown on-topic queries ({path.relative_to(ROOT)}), hybrid:")
     print(f"{'split':<8}{'style':<12}{'queries':>8}{'recall@1':>10}{'recall@5':>10}{'mrr@10':>8}{'ndcg@10':>9}")
     for (split, style), rs in sorted(ranks.items()):
         n = len(rs)

@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ from conftest import SHIPPED_MANIFEST
 
 from casefinder.config import Settings
 from casefinder.corpus.parse import load_corpus
-from casefinder.index.chunking import chunk_cases
+from casefinder.index.chunking import case_opening, chunk_cases
 from casefinder.index.embedders import EmbedderError, load_embedder
 from casefinder.index.store import MANIFEST, IndexUnavailable, build_index, corpus_hashes, expected_manifest, load_index
 
@@ -30,6 +31,23 @@ def test_stored_vectors_are_the_bundled_models_embeddings(engine):
     fresh = engine.embedder.embed_passages([chunks[i].embed_text for i in sample])
     stored = engine.index.vectors[sample]
     assert np.allclose(fresh, stored, atol=1e-4)
+
+
+def test_each_case_has_a_vector_of_its_opening(engine, settings):
+    index = engine.index
+    assert len(index.case_vectors) == len(index.case_ids) == len(engine.corpus.cases)
+    sample = [0, len(index.case_ids) // 2, len(index.case_ids) - 1]
+    openings = [case_opening(engine.corpus.case(index.case_ids[i]), settings.case_opening_chars) for i in sample]
+    assert np.allclose(engine.embedder.embed_passages(openings), index.case_vectors[sample], atol=1e-4)
+
+
+def test_the_large_index_files_are_memory_mapped_so_workers_share_them(settings, engine):
+    index = load_index(settings, engine.embedder, rebuild=False)
+    mapped = Path("/proc/self/maps").read_text()
+    files = index.manifest["files"]
+    for name in (files["vectors"], files["dense"], f"{files['bm25']}/data.csc.index.npy"):
+        assert str(settings.index_dir / name) in mapped, name
+    assert not index.vectors.flags.writeable and not index.vectors.flags.owndata
 
 
 def test_chunks_keep_raw_offsets_and_never_cross_cases(engine):
@@ -99,4 +117,4 @@ def test_chunking_is_deterministic(settings):
     corpus = load_corpus(settings.corpus_dir)
     a = chunk_cases(corpus.cases[:20], settings.chunk_size, settings.chunk_overlap)
     b = chunk_cases(corpus.cases[:20], settings.chunk_size, settings.chunk_overlap)
-    assert [c.key("m") for c in a] == [c.key("m") for c in b]
+    assert [c.to_dict() for c in a] == [c.to_dict() for c in b]

@@ -63,7 +63,8 @@ def test_a_killed_build_resumes_where_it_stopped(tiny, engine, monkeypatch):
     assert dying.passages == 6 and list(tiny.index_dir.glob("embedded-*.npz"))
     resumed = Counting(engine.embedder)
     index = build_index(tiny, resumed, progress=False)
-    assert resumed.passages == len(index.chunks) - 4 == index.manifest["embedded_now"]
+    texts = len(index.chunks) + len(index.case_ids)  # a vector per chunk and per case
+    assert resumed.passages == texts - 4 == index.manifest["embedded_now"]
     assert not list(tiny.index_dir.glob("embedded-*.npz"))
 
 
@@ -74,8 +75,8 @@ def test_two_builds_at_once_take_turns(tiny, engine):
         t.start()
     for t in threads:
         t.join()
-    chunks = json.loads((tiny.index_dir / MANIFEST).read_text())["chunks"]
-    assert sorted([a.passages, b.passages]) == [0, chunks]
+    manifest = json.loads((tiny.index_dir / MANIFEST).read_text())
+    assert sorted([a.passages, b.passages]) == [0, manifest["chunks"] + manifest["cases"]]
 
 
 def _truncate_chunks(index_dir, files):

@@ -16,16 +16,16 @@ class ConfidenceModel(BaseModel):
     """Weights of the logistic confidence (``search/judge.py`` explains each feature), fitted
     by ``bench/calibrate.py`` on the calibration queries in ``bench/calibration/``."""
 
-    bias: float = Field(-44.27, ge=-500, le=500)
-    dense_z: float = Field(1.371, ge=-500, le=500)  # query-passage cosine against the corpus's spread
-    dense_mean: float = Field(44.341, ge=-500, le=500)  # the query's mean cosine over the corpus
-    lexical: float = Field(2.773, ge=-500, le=500)  # IDF share of the query's terms in the passage (Danish)
-    coverage: float = Field(2.853, ge=-500, le=500)  # share of the query's terms the corpus knows
-    topic_mean: float = Field(1.031, ge=-500, le=500)  # content words: catalogues vs general Danish
-    topic_max: float = Field(0.785, ge=-500, le=500)  # the query's most catalogue-like word
-    function_words: float = Field(3.773, ge=-500, le=500)  # function words: catalogues vs general Danish
-    english: float = Field(5.777, ge=-500, le=500)  # share of English words
-    relative_power: float = Field(9.5, ge=0, le=20)  # a hit's share of the best hit's score, to this power
+    bias: float = Field(-48.469, ge=-500, le=500)
+    dense_z: float = Field(1.326, ge=-500, le=500)  # query-passage cosine against the corpus's spread
+    dense_mean: float = Field(50.944, ge=-500, le=500)  # the query's mean cosine over the corpus
+    lexical: float = Field(1.501, ge=-500, le=500)  # IDF share of the query's terms in the passage (Danish)
+    coverage: float = Field(3.0, ge=-500, le=500)  # share of the query's terms the corpus knows
+    topic_mean: float = Field(0.878, ge=-500, le=500)  # content words: catalogues vs general Danish
+    topic_max: float = Field(0.834, ge=-500, le=500)  # the query's most catalogue-like word
+    function_words: float = Field(3.682, ge=-500, le=500)  # function words: catalogues vs general Danish
+    english: float = Field(5.372, ge=-500, le=500)  # share of English words
+    relative_power: float = Field(10.0, ge=0, le=20)  # a hit's share of the best hit's score, to this power
 
 
 class Settings(BaseSettings):
@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     # Chunking (characters); chosen by measurement, see README "Quality".
     chunk_size: int = 900
     chunk_overlap: int = 150
+    # Each case also has a vector of its own: its title and this many first characters.
+    case_opening_chars: int = Field(3000, ge=100, le=100_000)
 
     # FAISS: "flat" (exact), "hnsw" or "auto" (flat below ann_threshold vectors).
     faiss_index: str = "auto"
@@ -52,8 +54,11 @@ class Settings(BaseSettings):
     # Ranking
     # Fusion: the dense score's weight for a query whose terms the catalogues all know, rising
     # to dense_weight_unknown for one whose terms they do not know (measured: README "Quality").
-    dense_weight: float = Field(0.5, ge=0, le=1)
+    dense_weight: float = Field(0.4, ge=0, le=1)
     dense_weight_unknown: float = Field(0.9, ge=0, le=1)
+    # A passage's dense score is this much its case's vector (the case's opening) and the rest
+    # its own: a passage is read as part of the case it belongs to (measured: README "Quality").
+    case_vector_weight: float = Field(0.3, ge=0, le=1)
     candidates: int = Field(100, ge=10, le=10_000)  # the top dense scores that set the dense scale
     # Chunks taken from each side (FAISS, BM25) before fusion: the fusion's cost is this, not the corpus.
     candidate_pool: int = Field(300, ge=10, le=100_000)

@@ -25,11 +25,24 @@ class Chunk:
     def embed_text(self) -> str:
         return f"{self.context}\n{self.text}"
 
-    def key(self, model_id: str) -> str:
-        return hashlib.sha256(f"{model_id}\x00{self.embed_text}".encode()).hexdigest()[:32]
-
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def content_key(model_id: str, text: str) -> str:
+    """What the vector cache files a text's vector under."""
+    return hashlib.sha256(f"{model_id}\x00{text}".encode()).hexdigest()[:32]
+
+
+def case_context(case: Case) -> str:
+    """"title (municipality)": embedded with every passage of the case and with its opening."""
+    return case.title if not case.municipality or case.municipality in case.title else f"{case.title} ({case.municipality})"
+
+
+def case_opening(case: Case, chars: int) -> str:
+    """The text of a case's own vector: its title and the first ``chars`` characters, where a
+    case says what it is about ("Kort om", "Formål"), whichever passage a query lands on."""
+    return f"{case_context(case)}\n{case.text[:chars]}"
 
 
 def chunk_cases(cases: list[Case], size: int, overlap: int) -> list[Chunk]:
@@ -38,7 +51,7 @@ def chunk_cases(cases: list[Case], size: int, overlap: int) -> list[Chunk]:
     )
     chunks: list[Chunk] = []
     for case in cases:
-        context = case.title if not case.municipality or case.municipality in case.title else f"{case.title} ({case.municipality})"
+        context = case_context(case)
         for doc in splitter.create_documents([case.text]):
             text = doc.page_content.strip()
             if not text:

@@ -1,9 +1,12 @@
 """Build, persist and load the index (index/).
 
-Layout of index/: ``manifest.json`` names the data files of the current build
-(``chunks-<id>.json``, ``vectors-<id>.npz``, ``vocabulary-<id>.json``) with their
-SHA-256. Data files are written first under new names and the manifest is replaced
-atomically last, so a crash mid-build leaves the previous index intact. Vectors are
+Layout of index/: ``manifest.json`` names the data files of the current build with their
+SHA-256: ``chunks-<id>.json``, ``vocabulary-<id>.json``, ``state-<id>.pickle`` (the parsed
+corpus and its word statistics) and the three large ones, which are memory-mapped on load so
+that the server's worker processes share one copy in the page cache instead of holding one
+each: ``vectors-<id>.npy``, ``dense-<id>.faiss`` (FAISS, flat codes mapped) and
+``bm25-<id>/`` (bm25s's sparse matrix). Data files are written first under new names and the
+manifest is replaced atomically last, so a crash mid-build leaves the previous index intact. Vectors are
 cached by chunk-content hash: a rebuild embeds only chunks whose text changed, and
 vectors are saved in batches as they are computed (``embedded-*.npz``), so a killed
 build resumes where it stopped. One build at a time, across processes (``.lock``).
@@ -21,6 +24,7 @@ import os
 import pickle
 import platform
 import re
+import shutil
 import time
 import zipfile
 import zlib
@@ -37,20 +41,20 @@ from tqdm import tqdm
 from ..config import Settings
 from ..corpus.parse import MANIFEST_NAME, Corpus, corpus_files, load_corpus
 from .analyzer import Analyzer, WordStatistics, learn_vocabulary
-from .chunking import Chunk, chunk_cases
+from .chunking import Chunk, case_opening, chunk_cases, content_key
 from .embedders import Embedder
 
 log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 
-FORMAT_VERSION = 3  # 2: the parsed corpus is stored with the index; 3: BM25 and FAISS too
+FORMAT_VERSION = 4  # 2: the parsed corpus is stored with the index; 3: BM25 and FAISS too; 4: memory-mapped
 MANIFEST = "manifest.json"
 LOCK = ".lock"
 SAVE_EVERY = 128  # chunks embedded between two saves of the vectors so far
 # Every file a build writes; a rebuild removes only these, never what someone else put there.
-_OWN_FILE = re.compile(r"(chunks-[0-9a-f]{12}\.json|vectors-[0-9a-f]{12}\.npz|vocabulary-[0-9a-f]{12}\.json"
-                       r"|state-[0-9a-f]{12}\.pickle|corpus-[0-9a-f]{12}\.pickle"
-                       r"|embedded-\d+-\d+\.npz|\.building-.+)")
+_OWN_FILE = re.compile(r"(chunks-[0-9a-f]{12}\.json|keys-[0-9a-f]{12}\.json|vectors-[0-9a-f]{12}\.np[yz]|vocabulary-[0-9a-f]{12}\.json"
+                       r"|state-[0-9a-f]{12}\.pickle|corpus-[0-9a-f]{12}\.pickle|dense-[0-9a-f]{12}\.faiss"
+                       r"|bm25-[0-9a-f]{12}|embedded-\d+-\d+\.npz|\.building-.+)")
 _CODE_THAT_SHAPES_CHUNKS = ("corpus", "index/chunking.py", "index/analyzer.py", "data")
 
 
@@ -107,7 +111,7 @@ def expected_manifest(settings: Settings, hashes: dict[str, str], model_id: str)
         "format": FORMAT_VERSION,
         "model": model_id,
         "corpus": hashes,
-        "chunking": {"size": settings.chunk_size, "overlap": settings.chunk_overlap},
+        "chunking": {"size": settings.chunk_size, "overlap": settings.chunk_overlap, "case_opening": settings.case_opening_chars},
         "dense_index": {"kind": settings.faiss_index, "ann_threshold": settings.ann_threshold,
                         "ef_search": settings.ann_ef_search},
         "code": code_fingerprint(),
@@ -128,16 +132,26 @@ class Index:
     bm25: bm25s.BM25
     analyzer: Analyzer
     words: WordStatistics
+    case_vectors: np.ndarray  # per case of case_ids: its opening embedded (chunking.case_opening)
     case_chunks: dict[str, list[int]] = field(default_factory=dict)
-    case_ids: list[str] = field(default_factory=list)
-    case_vectors: np.ndarray | None = None
+    case_ids: list[str] = field(default_factory=list)  # the cases that have chunks, in corpus order
+    chunk_case: np.ndarray | None = None  # per chunk: its case's position in case_ids
+    case_centroids: np.ndarray | None = None  # per case: the mean of its chunks' vectors
 
     def __post_init__(self) -> None:
         for i, chunk in enumerate(self.chunks):
             self.case_chunks.setdefault(chunk.case_id, []).append(i)
-        self.case_ids = [c.id for c in self.corpus.cases if c.id in self.case_chunks]
+        self.case_ids = cases_with_chunks(self.corpus, self.chunks)
+        row = {cid: r for r, cid in enumerate(self.case_ids)}
+        self.chunk_case = np.array([row[c.case_id] for c in self.chunks], dtype=np.int64)
         means = np.stack([self.vectors[self.case_chunks[cid]].mean(axis=0) for cid in self.case_ids])
-        self.case_vectors = means / np.linalg.norm(means, axis=1, keepdims=True)
+        self.case_centroids = means / np.linalg.norm(means, axis=1, keepdims=True)
+
+
+def cases_with_chunks(corpus: Corpus, chunks: list[Chunk]) -> list[str]:
+    """Ids of the cases that have chunks (an empty case has none), in corpus order."""
+    ids = {c.case_id for c in chunks}
+    return [c.id for c in corpus.cases if c.id in ids]
 
 
 def _faiss_index(vectors: np.ndarray, settings: Settings) -> faiss.Index:
@@ -151,7 +165,12 @@ def _faiss_index(vectors: np.ndarray, settings: Settings) -> faiss.Index:
         index.hnsw.efSearch = settings.ann_ef_search
     else:
         raise IndexUnavailable(f"Ukendt FAISS-indekstype '{kind}' (brug flat, hnsw eller auto).")
-    index.add(vectors)
+    serving = faiss.omp_get_max_threads()  # a server searches on one thread; a build uses every core
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    try:
+        index.add(vectors)
+    finally:
+        faiss.omp_set_num_threads(serving)
     return index
 
 
@@ -164,13 +183,20 @@ def _bm25(chunks: list[Chunk], analyzer: Analyzer) -> bm25s.BM25:
 def _read_cache(index_dir: Path) -> dict[str, np.ndarray]:
     """Vectors by chunk key: the current build's, plus batches saved by a build that did not finish."""
     cache: dict[str, np.ndarray] = {}
-    sources = sorted(index_dir.glob("embedded-*.npz"))
+    batches = sorted(index_dir.glob("embedded-*.npz"))
     try:
         manifest = json.loads((index_dir / MANIFEST).read_text())
-        sources.insert(0, index_dir / manifest["files"]["vectors"])
-    except (OSError, KeyError, TypeError, ValueError):
+        files = manifest["files"]
+        if files["vectors"].endswith(".npz"):  # written before format 4, with the keys inside
+            batches.insert(0, index_dir / files["vectors"])
+        else:
+            keys = json.loads((index_dir / files["keys"]).read_text())
+            vectors = np.load(index_dir / files["vectors"], mmap_mode="r")
+            if len(keys) == len(vectors):
+                cache.update(zip(keys, vectors))
+    except (OSError, KeyError, TypeError, ValueError, AttributeError):
         pass  # no previous build (or a damaged one): only saved batches count
-    for path in sources:
+    for path in batches:
         try:
             data = np.load(path)
             cache.update(zip(data["keys"].tolist(), data["vectors"]))
@@ -189,16 +215,19 @@ def _build(settings: Settings, embedder: Embedder, progress: bool, corpus: Corpu
     started = time.perf_counter()
     index_dir = settings.index_dir
     chunks = chunk_cases(corpus.cases, settings.chunk_size, settings.chunk_overlap)
-    keys = [c.key(embedder.model_id) for c in chunks]
+    # One vector per chunk, then one per case (its opening): both cached by content.
+    texts = [c.embed_text for c in chunks] + [case_opening(corpus.case(cid), settings.case_opening_chars)
+                                              for cid in cases_with_chunks(corpus, chunks)]
+    keys = [content_key(embedder.model_id, t) for t in texts]
     cache = _read_cache(index_dir)
     missing = [i for i, k in enumerate(keys) if k not in cache]
     batch = max(1, settings.embed_batch_size)
     unsaved: list[int] = []
-    with tqdm(total=len(chunks), initial=len(chunks) - len(missing), desc="Embedder passager",
+    with tqdm(total=len(texts), initial=len(texts) - len(missing), desc="Embedder passager",
               unit="afsnit", disable=not progress) as bar:
         for b in range(0, len(missing), batch):
             ids = missing[b : b + batch]
-            vecs = embedder.embed_passages([chunks[i].embed_text for i in ids])
+            vecs = embedder.embed_passages([texts[i] for i in ids])
             for i, v in zip(ids, vecs):
                 cache[keys[i]] = v
             unsaved += ids
@@ -207,45 +236,70 @@ def _build(settings: Settings, embedder: Embedder, progress: bool, corpus: Corpu
                 unsaved = []
             bar.update(len(ids))
     vectors = np.stack([cache[k] for k in keys]).astype(np.float32)
+    vectors, case_vectors = vectors[: len(chunks)], vectors[len(chunks) :]
     vocabulary = learn_vocabulary(c.text for c in corpus.cases)
 
     word_statistics = WordStatistics.of(c.text for c in corpus.cases)
     analyzer = Analyzer(vocabulary)
     dense, bm25 = _faiss_index(vectors, settings), _bm25(chunks, analyzer)
-    manifest = expected_manifest(settings, corpus_hashes(settings.corpus_dir), embedder.model_id)
-    build = _build_id(manifest)
-    files = {"chunks": f"chunks-{build}.json", "vectors": f"vectors-{build}.npz", "vocabulary": f"vocabulary-{build}.json",
-             "state": f"state-{build}.pickle"}
-    # The parsed corpus, its word statistics, BM25 and FAISS as built: a start that finds the
-    # index current parses and indexes nothing. (A pickle: the index folder is the service's
-    # own output, like a cache, never user input; its SHA-256 is checked before it is read.)
-    state = pickle.dumps((corpus, word_statistics, bm25, faiss.serialize_index(dense)), protocol=pickle.HIGHEST_PROTOCOL)
+    index = Index(expected_manifest(settings, corpus_hashes(settings.corpus_dir), embedder.model_id), corpus, chunks,
+                  vectors, dense, bm25, analyzer, word_statistics, case_vectors)
+    save_index(index_dir, index, keys, cases=len(corpus.cases), embedded_now=len(missing),
+               build_seconds=round(time.perf_counter() - started, 2))
+    for stale in index_dir.iterdir():  # what earlier builds wrote, and the saved batches now in the build
+        if _OWN_FILE.fullmatch(stale.name) and stale.name not in index.manifest["files"].values():
+            shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
+    return index
+
+
+def save_index(index_dir: Path, index: Index, keys: list[str], **facts) -> None:
+    """Write the index's files under this build's names, then the manifest (atomically, last);
+    ``index.manifest`` becomes the full manifest. ``keys``: the content keys of the vectors
+    (chunks, then cases), for the next build's cache. ``facts`` are recorded in the manifest."""
+    build = _build_id(index.manifest)
+    files = {"chunks": f"chunks-{build}.json", "vectors": f"vectors-{build}.npy", "keys": f"keys-{build}.json",
+             "vocabulary": f"vocabulary-{build}.json", "state": f"state-{build}.pickle", "dense": f"dense-{build}.faiss",
+             "bm25": f"bm25-{build}"}
+    # The parsed corpus and its word statistics as built: a start that finds the index current
+    # parses nothing. (A pickle: the index folder is the service's own output, like a cache,
+    # never user input; its SHA-256 is checked before it is read.)
+    state = pickle.dumps((index.corpus, index.words), protocol=pickle.HIGHEST_PROTOCOL)
     _write_atomic(index_dir / files["state"], zlib.compress(state, 6))  # offset maps compress well
-    _write_atomic(index_dir / files["chunks"], json.dumps([c.to_dict() for c in chunks], ensure_ascii=False).encode())
-    tmp = index_dir / f".building-{os.getpid()}.npz"
-    np.savez_compressed(tmp, keys=np.array(keys), vectors=vectors)
-    os.replace(tmp, index_dir / files["vectors"])
-    _write_atomic(index_dir / files["vocabulary"], json.dumps(vocabulary, ensure_ascii=False).encode())
-    full_manifest = {
-        **manifest,
+    _write_atomic(index_dir / files["chunks"], json.dumps([c.to_dict() for c in index.chunks], ensure_ascii=False).encode())
+    _write_atomic(index_dir / files["vocabulary"], json.dumps(sorted(index.analyzer.vocabulary), ensure_ascii=False).encode())
+    _write_atomic(index_dir / files["keys"], json.dumps(keys).encode())
+    tmp = index_dir / f".building-{os.getpid()}"
+    np.save(f"{tmp}.npy", np.concatenate([index.vectors, index.case_vectors]).astype(np.float32))
+    os.replace(f"{tmp}.npy", index_dir / files["vectors"])
+    faiss.write_index(index.dense, f"{tmp}.faiss")
+    os.replace(f"{tmp}.faiss", index_dir / files["dense"])
+    shutil.rmtree(tmp, ignore_errors=True)
+    index.bm25.save(tmp)
+    shutil.rmtree(index_dir / files["bm25"], ignore_errors=True)  # the same build written again
+    os.replace(tmp, index_dir / files["bm25"])
+    index.manifest = {
+        **{k: v for k, v in index.manifest.items() if k not in ("files", "sha256")},
         "files": files,
-        "sha256": {name: _sha256(index_dir / name) for name in files.values()},
-        "dim": int(vectors.shape[1]),
-        "chunks": len(chunks),
-        "cases": len(corpus.cases),
-        "embedded_now": len(missing),
+        "sha256": {name: _sha256(index_dir / name) for name in _data_files(index_dir, files)},
+        "dim": int(index.vectors.shape[1]),
+        "chunks": len(index.chunks),
+        **facts,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "build_seconds": round(time.perf_counter() - started, 2),
         "versions": {
             "python": platform.python_version(),
             **{p: metadata.version(p) for p in ("faiss-cpu", "bm25s", "PyStemmer", "langchain-text-splitters")},
         },
     }
-    _write_atomic(index_dir / MANIFEST, json.dumps(full_manifest, indent=2, ensure_ascii=False).encode())
-    for stale in index_dir.iterdir():  # what earlier builds wrote, and the saved batches now in the build
-        if stale.is_file() and _OWN_FILE.fullmatch(stale.name) and stale.name not in files.values():
-            stale.unlink()
-    return Index(full_manifest, corpus, chunks, vectors, dense, bm25, analyzer, word_statistics)
+    _write_atomic(index_dir / MANIFEST, json.dumps(index.manifest, indent=2, ensure_ascii=False).encode())
+
+
+def _data_files(index_dir: Path, files: dict[str, str]) -> list[str]:
+    """Every data file of a build, relative to index/: the files, and what the folders hold."""
+    names = []
+    for name in files.values():
+        path = index_dir / name
+        names += sorted(f"{name}/{p.name}" for p in path.iterdir()) if path.is_dir() else [name]
+    return names
 
 
 def _save_batch(index_dir: Path, keys: list[str], vectors: np.ndarray) -> None:
@@ -305,28 +359,37 @@ def _current_manifest(index_dir: Path, expected: dict) -> tuple[dict | None, str
 
 
 def _check_files(index_dir: Path, manifest: dict) -> None:
-    for role in ("chunks", "vectors", "vocabulary", "state"):
+    hashes = manifest["sha256"]
+    for role in ("chunks", "vectors", "keys", "vocabulary", "state", "dense", "bm25"):
         name = manifest["files"].get(role)
-        path = index_dir / str(name)
-        if not name or not path.is_file() or _sha256(path) != manifest["sha256"].get(name):
+        if not name or not (index_dir / str(name)).exists():
+            raise IndexUnavailable(f"indeksfilen {index_dir / str(name)} mangler")
+    for name, digest in hashes.items():
+        path = index_dir / name
+        if not path.is_file() or _sha256(path) != digest:
             raise IndexUnavailable(f"indeksfilen {path} mangler eller er beskadiget")
 
 
 def _load_built(settings: Settings, manifest: dict) -> Index:
-    """The index files named by the manifest, each checked against its SHA-256 and the counts."""
+    """The index files named by the manifest, each checked against its SHA-256 and the counts.
+    Vectors, FAISS and BM25 are memory-mapped: every process that serves them shares one copy."""
     index_dir = settings.index_dir
     files = manifest["files"]
     _check_files(index_dir, manifest)
     try:
         chunks = [Chunk(**c) for c in json.loads((index_dir / files["chunks"]).read_text("utf-8"))]
-        vectors = np.load(index_dir / files["vectors"])["vectors"].astype(np.float32)
+        # Plain arrays over the mapped files: np.memmap's own slicing costs more than the search.
+        rows = np.asarray(np.load(index_dir / files["vectors"], mmap_mode="r"))  # chunks, then cases
+        vectors, case_vectors = rows[: len(chunks)], rows[len(chunks) :]
         analyzer = Analyzer(json.loads((index_dir / files["vocabulary"]).read_text("utf-8")))
         state = zlib.decompress((index_dir / files["state"]).read_bytes())  # checked by SHA-256 above
-        corpus, word_statistics, bm25, dense = pickle.loads(state)
-        dense = faiss.deserialize_index(dense)
-    except (OSError, KeyError, TypeError, ValueError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError,
-            zlib.error) as exc:
+        corpus, word_statistics = pickle.loads(state)
+        dense = faiss.read_index(str(index_dir / files["dense"]), faiss.IO_FLAG_MMAP_IFC)
+        bm25 = bm25s.BM25.load(index_dir / files["bm25"], mmap=True, show_progress=False)
+        bm25.scores.update({k: np.asarray(v) for k, v in bm25.scores.items() if isinstance(v, np.memmap)})
+    except (OSError, KeyError, TypeError, ValueError, EOFError, RuntimeError, pickle.UnpicklingError, zlib.error) as exc:
         raise IndexUnavailable(f"indekset i {index_dir} kan ikke læses: {exc}") from exc
-    if not len(chunks) == len(vectors) == manifest.get("chunks") or vectors.shape[1:] != (manifest.get("dim"),):
-        raise IndexUnavailable(f"indekset i {index_dir} hænger ikke sammen: {len(chunks)} afsnit, {len(vectors)} vektorer")
-    return Index(manifest, corpus, chunks, vectors, dense, bm25, analyzer, word_statistics)
+    if (not len(chunks) == len(vectors) == dense.ntotal == manifest.get("chunks") or vectors.shape[1:] != (manifest.get("dim"),)
+            or len(case_vectors) != len(cases_with_chunks(corpus, chunks))):
+        raise IndexUnavailable(f"indekset i {index_dir} hænger ikke sammen: {len(chunks)} afsnit, {len(rows)} vektorer")
+    return Index(manifest, corpus, chunks, vectors, dense, bm25, analyzer, word_statistics, case_vectors)
