@@ -21,6 +21,14 @@ SHIPPED_MANIFEST = json.loads((ROOT / "index" / "manifest.json").read_text()) if
 ODENSE_ID = "kl-samarbejde-2019-odense-kommune-samarbejde-mellem-akutteam-og-misbrugscenter"
 
 
+def pytest_collection_modifyitems(items):
+    """Tests that use the bundled corpus's engine get the marker ``corpus``; the others work on
+    tiny corpora and single modules: ``pytest -m "not corpus"`` runs those alone, in seconds."""
+    for item in items:
+        if {"engine", "client", "corpus"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.corpus)
+
+
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     return Settings()

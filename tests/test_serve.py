@@ -5,7 +5,10 @@ from __future__ import annotations
 import time
 
 import httpx
+import pytest
 from servers import ServeProcess
+
+pytestmark = pytest.mark.corpus  # real servers on the bundled index
 
 
 def test_serve_runs_several_workers_that_each_answer(tmp_path):
