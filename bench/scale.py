@@ -2,8 +2,8 @@
 
     python bench/scale.py [--factors 1 10 100]
 
-The synthetic index repeats the real chunks (texts, cases) with perturbed vectors; it is a
-benchmark, not a corpus. Per size: build seconds; the index written to disk and opened as the
+The synthetic index repeats the real cases and chunks (each copy a case of its own) with
+perturbed vectors; it is a benchmark, not a corpus. Per size: build seconds; the index written to disk and opened as the
 server opens it (vectors, FAISS and BM25 memory-mapped), with the memory it costs one worker
 (private: what every worker pays again) and what lies in the page cache (shared by all
 workers); p50/p99 of a search with the query vector cached (the model's time left out) and p50
@@ -14,6 +14,7 @@ with it (a new query); and recall@10 of the candidate search (FAISS as configure
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import json
 import statistics
@@ -25,6 +26,7 @@ import bm25s
 import numpy as np
 
 from casefinder.config import get_settings
+from casefinder.corpus.parse import Corpus
 from casefinder.index.embedders import load_embedder
 from casefinder.index.store import MANIFEST, Index, _faiss_index, _load_built, load_index, save_index
 from casefinder.search.retriever import Retriever
@@ -60,16 +62,24 @@ def reopened(index: Index, folder: Path, settings) -> tuple[Index, float]:
 
 
 def synthetic(index: Index, factor: int, settings, rng) -> Index:
-    chunks = index.chunks * factor
-    copies = [index.vectors] + [index.vectors + rng.normal(0, NOISE, index.vectors.shape).astype(np.float32)
-                                for _ in range(factor - 1)]
-    vectors = np.vstack(copies)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    tokens = [index.analyzer(c.embed_text) for c in index.chunks] * factor
+    """The real index ``factor`` times: each copy of a case is a case of its own (id "<id>~n"),
+    with the same texts and its chunks' and case vector perturbed by NOISE."""
+    def noisy(vectors: np.ndarray) -> np.ndarray:
+        v = vectors + rng.normal(0, NOISE, vectors.shape).astype(np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    cases, chunks = list(index.corpus.cases), list(index.chunks)
+    vectors, case_vectors = [index.vectors], [index.case_vectors]
+    for n in range(1, factor):
+        cases += [dataclasses.replace(c, id=f"{c.id}~{n}") for c in index.corpus.cases]
+        chunks += [dataclasses.replace(c, case_id=f"{c.case_id}~{n}") for c in index.chunks]
+        vectors.append(noisy(index.vectors))
+        case_vectors.append(noisy(index.case_vectors))
+    vectors = np.vstack(vectors)
     bm25 = bm25s.BM25()
-    bm25.index(tokens, show_progress=False)
-    return Index(index.manifest, index.corpus, chunks, vectors, _faiss_index(vectors, settings), bm25, index.analyzer,
-                 index.words, index.case_vectors)
+    bm25.index([index.analyzer(c.embed_text) for c in index.chunks] * factor, show_progress=False)
+    return Index(index.manifest, Corpus(index.corpus.documents, cases), chunks, vectors, _faiss_index(vectors, settings),
+                 bm25, index.analyzer, index.words, np.vstack(case_vectors))
 
 
 def main() -> None:
@@ -106,7 +116,7 @@ def main() -> None:
                 t = time.perf_counter()
                 hits = retriever.search(q, 10).hits  # the vector cached: the search alone
                 times.append((time.perf_counter() - t) * 1000)
-                # cases, the unit a user sees: near-identical synthetic copies of a chunk are interchangeable
+                # cases, the unit a user sees
                 truth = {h.case.id for h in exact.search(q, 10).hits}
                 overlap.append(len(truth & {h.case.id for h in hits}) / max(1, len(truth)))
             mapped_mb = sum(f.stat().st_size for f in Path(folder).rglob("*") if f.is_file()) / 2**20

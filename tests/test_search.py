@@ -1,7 +1,10 @@
 """Hybrid search on the real corpus with the real model."""
 
+import json
+
 from casefinder.evaluate import evaluate, summarise
-from conftest import ODENSE_ID
+from casefinder.search.retriever import Retriever
+from conftest import ODENSE_ID, ROOT
 
 
 def test_medicine_delivery_finds_the_odense_case_first(engine):
@@ -65,3 +68,18 @@ def test_dev_queries_meet_the_quality_bar(engine, dev_queries):
     # The judgement errs on a few percent of on-topic queries (held out: bench/calibration/report.md).
     ontopic = hybrid["overall"]["queries"] - hybrid["offtopic"]["queries"]
     assert len(hybrid["ontopic_wrongly_no_match"]) <= 0.1 * ontopic
+
+
+def test_the_candidate_search_ranks_as_scoring_every_chunk_would(engine, settings):
+    # Fusion works on candidates (the top chunks of FAISS and BM25, the chunks of the best cases
+    # by case vector) so that its cost does not grow with the corpus; it must not change the
+    # ranking. Paraphrases and English are where the candidates of the two sides differ most.
+    exhaustive = Retriever(engine.index, engine.embedder,
+                           settings.model_copy(update={"candidate_pool": 100_000, "candidate_cases": 100_000}))
+    exhaustive.embed_query = engine.retriever.embed_query  # one model call per query
+    paths = [ROOT / "bench" / "calibration" / name for name in ("queries.jsonl", "paraphrases.jsonl")]
+    items = [json.loads(line) for path in paths for line in path.read_text("utf-8").splitlines()]
+    queries = [i["query"] for i in items if i["label"] == "on" and i["style"] in ("paraphrase", "english", "question")]
+    assert len(queries) > 400
+    for q in queries:
+        assert [h.case.id for h in engine.retriever.search(q, 10).hits] == [h.case.id for h in exhaustive.search(q, 10).hits], q

@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     candidates: int = Field(100, ge=10, le=10_000)  # the top dense scores that set the dense scale
     # Chunks taken from each side (FAISS, BM25) before fusion: the fusion's cost is this, not the corpus.
     candidate_pool: int = Field(300, ge=10, le=100_000)
+    # Cases taken by their case vectors, with all their chunks, to the same candidates.
+    candidate_cases: int = Field(20, ge=1, le=100_000)
     # Sections score this share of their fused score, so that they yield to the cases they
     # describe: overviews that list cases much, guidance a little (measured: README "Quality").
     overview_weight: float = Field(0.5, ge=0, le=1)

@@ -136,6 +136,7 @@ class Index:
     case_chunks: dict[str, list[int]] = field(default_factory=dict)
     case_ids: list[str] = field(default_factory=list)  # the cases that have chunks, in corpus order
     chunk_case: np.ndarray | None = None  # per chunk: its case's position in case_ids
+    case_rows: list[np.ndarray] = field(default_factory=list)  # per case of case_ids: its chunks
     case_centroids: np.ndarray | None = None  # per case: the mean of its chunks' vectors
 
     def __post_init__(self) -> None:
@@ -144,6 +145,7 @@ class Index:
         self.case_ids = cases_with_chunks(self.corpus, self.chunks)
         row = {cid: r for r, cid in enumerate(self.case_ids)}
         self.chunk_case = np.array([row[c.case_id] for c in self.chunks], dtype=np.int64)
+        self.case_rows = [np.array(self.case_chunks[cid], dtype=np.int64) for cid in self.case_ids]
         means = np.stack([self.vectors[self.case_chunks[cid]].mean(axis=0) for cid in self.case_ids])
         self.case_centroids = means / np.linalg.norm(means, axis=1, keepdims=True)
 

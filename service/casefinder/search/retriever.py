@@ -107,14 +107,19 @@ class Retriever:
     def candidates(self, evidence: QueryEvidence, tokens: list[str], mode: str,
                    qvec: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(chunk ids, fused, the passage's own cosine, bm25) for the candidates only: the top
-        ``candidate_pool`` chunks of FAISS and of BM25, united. Every later step works on these,
-        so its cost does not grow with the corpus."""
+        ``candidate_pool`` chunks of FAISS and of BM25 and the chunks of the ``candidate_cases``
+        best cases by their case vectors, united. Every later step works on these, so its cost
+        does not grow with the corpus (measured: the same top 10 as scoring every chunk)."""
         n = len(self.index.chunks)
         k = min(n, self.settings.candidate_pool)
         pools = []
+        case_scores = self.index.case_vectors @ qvec
         if mode != "bm25":
             _, ids = self.index.dense.search(qvec[None, :].astype(np.float32), k)
             pools.append(ids[0][ids[0] >= 0])
+            m = min(len(case_scores), self.settings.candidate_cases)
+            best_cases = np.argpartition(-case_scores, m - 1)[:m] if m < len(case_scores) else np.arange(m)
+            pools += [self.index.case_rows[r] for r in best_cases]
         lexical_all = None
         if mode != "dense":
             if tokens:
@@ -127,7 +132,7 @@ class Retriever:
         if mode == "bm25":
             return ids, lexical, dense, lexical
         w = self.settings.case_vector_weight
-        in_case = (1 - w) * dense + w * (self.index.case_vectors[self.index.chunk_case[ids]] @ qvec)
+        in_case = (1 - w) * dense + w * case_scores[self.index.chunk_case[ids]]
         if mode == "dense":
             return ids, in_case, dense, lexical
         return ids, self.fuse(in_case, lexical, self.dense_weight(evidence.known)), dense, lexical
