@@ -113,8 +113,8 @@ class Retriever:
         n = len(self.index.chunks)
         k = min(n, self.settings.candidate_pool)
         pools = []
-        case_scores = self.index.case_vectors @ qvec
         if mode != "bm25":
+            case_scores = self.index.case_vectors @ qvec
             _, ids = self.index.dense.search(qvec[None, :].astype(np.float32), k)
             pools.append(ids[0][ids[0] >= 0])
             m = min(len(case_scores), self.settings.candidate_cases)
