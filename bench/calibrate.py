@@ -7,7 +7,8 @@ Data: ``bench/calibration/queries.jsonl``: on-topic queries (label "on", with th
 catalogue file and a verbatim ``anchor`` of the case that answers) and off-topic
 queries (label "off") from many domains, and ``bench/calibration/paraphrases.jsonl``:
 on-topic descriptions of a case's situation that avoid its words (also the paraphrase set
-of ``bench/quality.py``); all written for this purpose, none taken from ../shared/eval. A third of them (by a hash of the query) is held out: it is never
+of ``bench/quality.py``); all written for this purpose, none taken from ../shared/eval.
+A third of them (by a hash of the query) is held out: it is never
 fitted on, and its figures are the ones to quote.
 
 How the weights are fitted:
@@ -31,6 +32,7 @@ import numpy as np
 
 from casefinder.config import ConfidenceModel, get_settings
 from casefinder.engine import Casefinder
+from casefinder.evaluate import load_queries
 from casefinder.search.judge import FEATURES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,7 +43,7 @@ TARGET_FALSE_FLAGS = 0.025
 
 
 def read_queries(*paths: Path) -> list[dict]:
-    return [json.loads(line) for path in paths for line in path.read_text("utf-8").splitlines() if line.strip()]
+    return [item for path in paths for item in load_queries(path)]
 
 
 def split_of(query: str) -> str:

@@ -103,10 +103,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             index, private_mb = reopened(built, Path(folder), settings)
             retriever = Retriever(index, embedder, settings)
-            exact = Retriever(index, embedder, settings)
-            exact.index = Index(index.manifest, index.corpus, index.chunks, index.vectors,
-                                _faiss_index(np.asarray(index.vectors), settings.model_copy(update={"faiss_index": "flat"})),
-                                index.bm25, index.analyzer, index.words, index.case_vectors)
+            flat = _faiss_index(index.vectors, settings.model_copy(update={"faiss_index": "flat"}))
+            exact = Retriever(Index(index.manifest, index.corpus, index.chunks, index.vectors, flat, index.bm25,
+                                    index.analyzer, index.words, index.case_vectors), embedder, settings)
             times, whole, overlap = [], [], []
             for q in QUERIES:
                 t = time.perf_counter()

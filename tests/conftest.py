@@ -12,12 +12,15 @@ from casefinder.api.app import create_app
 from casefinder.config import Settings
 from casefinder.corpus.parse import load_corpus
 from casefinder.engine import Casefinder
+from casefinder.evaluate import load_queries
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 DEV_QUERIES = SHARED / "eval" / "queries_dev.jsonl"
 # The manifest as committed, read before any fixture could rebuild the index.
 SHIPPED_MANIFEST = json.loads((ROOT / "index" / "manifest.json").read_text()) if (ROOT / "index" / "manifest.json").exists() else {}
+# Our own queries, written for calibration and quality (bench/calibrate.py, bench/quality.py).
+CALIBRATION = [ROOT / "bench" / "calibration" / name for name in ("queries.jsonl", "paraphrases.jsonl")]
 ODENSE_ID = "kl-samarbejde-2019-odense-kommune-samarbejde-mellem-akutteam-og-misbrugscenter"
 
 
@@ -57,6 +60,10 @@ def dev_queries() -> list[dict]:
     if not DEV_QUERIES.exists():
         pytest.skip("../shared/eval/queries_dev.jsonl findes ikke ved siden af repoet")
     return [json.loads(line) for line in DEV_QUERIES.read_text("utf-8").splitlines() if line.strip()]
+
+
+def calibration_queries() -> list[dict]:
+    return [item for path in CALIBRATION for item in load_queries(path)]
 
 
 def case_by_title(corpus, catalogue: str, fragment: str):

@@ -4,18 +4,14 @@ The weights were fitted on the other two thirds only (bench/calibrate.py); these
 measure how the judgement does on text it has never seen."""
 
 import hashlib
-import json
 from collections import defaultdict
 
 import pytest
-from conftest import ROOT
-
-CALIBRATION = [ROOT / "bench" / "calibration" / name for name in ("queries.jsonl", "paraphrases.jsonl")]
+from conftest import calibration_queries
 
 
 def held_out() -> list[dict]:
-    items = [json.loads(line) for path in CALIBRATION for line in path.read_text("utf-8").splitlines() if line.strip()]
-    return [i for i in items if int(hashlib.sha256(i["query"].encode()).hexdigest(), 16) % 3 == 0]
+    return [i for i in calibration_queries() if int(hashlib.sha256(i["query"].encode()).hexdigest(), 16) % 3 == 0]
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,8 @@
 """Hybrid search on the real corpus with the real model."""
 
-import json
-
 from casefinder.evaluate import evaluate, summarise
 from casefinder.search.retriever import Retriever
-from conftest import ODENSE_ID, ROOT
+from conftest import ODENSE_ID, calibration_queries
 
 
 def test_medicine_delivery_finds_the_odense_case_first(engine):
@@ -77,9 +75,7 @@ def test_the_candidate_search_ranks_as_scoring_every_chunk_would(engine, setting
     exhaustive = Retriever(engine.index, engine.embedder,
                            settings.model_copy(update={"candidate_pool": 100_000, "candidate_cases": 100_000}))
     exhaustive.embed_query = engine.retriever.embed_query  # one model call per query
-    paths = [ROOT / "bench" / "calibration" / name for name in ("queries.jsonl", "paraphrases.jsonl")]
-    items = [json.loads(line) for path in paths for line in path.read_text("utf-8").splitlines()]
-    queries = [i["query"] for i in items if i["label"] == "on" and i["style"] in ("paraphrase", "english", "question")]
+    queries = [i["query"] for i in calibration_queries() if i["label"] == "on" and i["style"] in ("paraphrase", "english", "question")]
     assert len(queries) > 400
     for q in queries:
         assert [h.case.id for h in engine.retriever.search(q, 10).hits] == [h.case.id for h in exhaustive.search(q, 10).hits], q

@@ -30,6 +30,7 @@ import zipfile
 import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import metadata
 from pathlib import Path
 
@@ -137,7 +138,6 @@ class Index:
     case_ids: list[str] = field(default_factory=list)  # the cases that have chunks, in corpus order
     chunk_case: np.ndarray | None = None  # per chunk: its case's position in case_ids
     case_rows: list[np.ndarray] = field(default_factory=list)  # per case of case_ids: its chunks
-    case_centroids: np.ndarray | None = None  # per case: the mean of its chunks' vectors
 
     def __post_init__(self) -> None:
         for i, chunk in enumerate(self.chunks):
@@ -146,8 +146,13 @@ class Index:
         row = {cid: r for r, cid in enumerate(self.case_ids)}
         self.chunk_case = np.array([row[c.case_id] for c in self.chunks], dtype=np.int64)
         self.case_rows = [np.array(self.case_chunks[cid], dtype=np.int64) for cid in self.case_ids]
-        means = np.stack([self.vectors[self.case_chunks[cid]].mean(axis=0) for cid in self.case_ids])
-        self.case_centroids = means / np.linalg.norm(means, axis=1, keepdims=True)
+
+    @cached_property
+    def case_centroids(self) -> np.ndarray:
+        """Per case of case_ids: the mean of its chunks' vectors (for similar cases). Computed on
+        first use, not at start-up: it reads every vector and each worker would hold its own."""
+        means = np.stack([self.vectors[rows].mean(axis=0) for rows in self.case_rows])
+        return means / np.linalg.norm(means, axis=1, keepdims=True)
 
 
 def cases_with_chunks(corpus: Corpus, chunks: list[Chunk]) -> list[str]:
@@ -391,7 +396,10 @@ def _load_built(settings: Settings, manifest: dict) -> Index:
         bm25.scores.update({k: np.asarray(v) for k, v in bm25.scores.items() if isinstance(v, np.memmap)})
     except (OSError, KeyError, TypeError, ValueError, EOFError, RuntimeError, pickle.UnpicklingError, zlib.error) as exc:
         raise IndexUnavailable(f"indekset i {index_dir} kan ikke læses: {exc}") from exc
-    if (not len(chunks) == len(vectors) == dense.ntotal == manifest.get("chunks") or vectors.shape[1:] != (manifest.get("dim"),)
-            or len(case_vectors) != len(cases_with_chunks(corpus, chunks))):
+    if not len(chunks) == len(vectors) == dense.ntotal == manifest.get("chunks") or vectors.shape[1:] != (manifest.get("dim"),):
         raise IndexUnavailable(f"indekset i {index_dir} hænger ikke sammen: {len(chunks)} afsnit, {len(rows)} vektorer")
-    return Index(manifest, corpus, chunks, vectors, dense, bm25, analyzer, word_statistics, case_vectors)
+    index = Index(manifest, corpus, chunks, vectors, dense, bm25, analyzer, word_statistics, case_vectors)
+    if len(index.case_vectors) != len(index.case_ids):
+        raise IndexUnavailable(f"indekset i {index_dir} hænger ikke sammen: {len(index.case_ids)} enheder, "
+                               f"{len(index.case_vectors)} enhedsvektorer")
+    return index
