@@ -105,7 +105,7 @@ def main() -> None:
             retriever = Retriever(index, embedder, settings)
             flat = _faiss_index(index.vectors, settings.model_copy(update={"faiss_index": "flat"}))
             exact = Retriever(Index(index.manifest, index.corpus, index.chunks, index.vectors, flat, index.bm25,
-                                    index.analyzer, index.words, index.case_vectors), embedder, settings)
+                                    index.analyzer, index.words, index.case_vectors, index.case_centroids), embedder, settings)
             times, whole, overlap = [], [], []
             for q in QUERIES:
                 t = time.perf_counter()

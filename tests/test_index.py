@@ -41,11 +41,19 @@ def test_each_case_has_a_vector_of_its_opening(engine, settings):
     assert np.allclose(engine.embedder.embed_passages(openings), index.case_vectors[sample], atol=1e-4)
 
 
+def test_each_case_has_the_normalised_mean_of_its_chunks_stored(engine):
+    index = engine.index
+    assert len(index.case_centroids) == len(index.case_ids)
+    for i in (0, len(index.case_ids) - 1):
+        mean = index.vectors[index.case_rows[i]].mean(axis=0)
+        assert np.allclose(index.case_centroids[i], mean / np.linalg.norm(mean), atol=1e-5)
+
+
 def test_the_large_index_files_are_memory_mapped_so_workers_share_them(settings, engine):
     index = load_index(settings, engine.embedder, rebuild=False)
     mapped = Path("/proc/self/maps").read_text()
     files = index.manifest["files"]
-    for name in (files["vectors"], files["dense"], f"{files['bm25']}/data.csc.index.npy"):
+    for name in (files["vectors"], files["centroids"], files["dense"], f"{files['bm25']}/data.csc.index.npy"):
         assert str(settings.index_dir / name) in mapped, name
     assert not index.vectors.flags.writeable and not index.vectors.flags.owndata
 

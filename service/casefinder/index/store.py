@@ -4,7 +4,8 @@ Layout of index/: ``manifest.json`` names the data files of the current build wi
 SHA-256: ``chunks-<id>.json``, ``vocabulary-<id>.json``, ``state-<id>.pickle`` (the parsed
 corpus and its word statistics) and the three large ones, which are memory-mapped on load so
 that the server's worker processes share one copy in the page cache instead of holding one
-each: ``vectors-<id>.npy``, ``dense-<id>.faiss`` (FAISS, flat codes mapped) and
+each: ``vectors-<id>.npy`` (chunks, then each case's opening), ``centroids-<id>.npy`` (each
+case's mean chunk vector), ``dense-<id>.faiss`` (FAISS, flat codes mapped) and
 ``bm25-<id>/`` (bm25s's sparse matrix). Data files are written first under new names and the
 manifest is replaced atomically last, so a crash mid-build leaves the previous index intact. Vectors are
 cached by chunk-content hash: a rebuild embeds only chunks whose text changed, and
@@ -30,7 +31,6 @@ import zipfile
 import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cached_property
 from importlib import metadata
 from pathlib import Path
 
@@ -48,12 +48,14 @@ from .embedders import Embedder
 log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 
-FORMAT_VERSION = 4  # 2: the parsed corpus is stored with the index; 3: BM25 and FAISS too; 4: memory-mapped
+# 2: the parsed corpus is stored with the index; 3: BM25 and FAISS too; 4: memory-mapped; 5: case centroids
+FORMAT_VERSION = 5
 MANIFEST = "manifest.json"
 LOCK = ".lock"
 SAVE_EVERY = 128  # chunks embedded between two saves of the vectors so far
 # Every file a build writes; a rebuild removes only these, never what someone else put there.
-_OWN_FILE = re.compile(r"(chunks-[0-9a-f]{12}\.json|keys-[0-9a-f]{12}\.json|vectors-[0-9a-f]{12}\.np[yz]|vocabulary-[0-9a-f]{12}\.json"
+_OWN_FILE = re.compile(r"(chunks-[0-9a-f]{12}\.json|keys-[0-9a-f]{12}\.json|vectors-[0-9a-f]{12}\.np[yz]"
+                       r"|centroids-[0-9a-f]{12}\.npy|vocabulary-[0-9a-f]{12}\.json"
                        r"|state-[0-9a-f]{12}\.pickle|corpus-[0-9a-f]{12}\.pickle|dense-[0-9a-f]{12}\.faiss"
                        r"|bm25-[0-9a-f]{12}|embedded-\d+-\d+\.npz|\.building-.+)")
 _CODE_THAT_SHAPES_CHUNKS = ("corpus", "index/chunking.py", "index/analyzer.py", "data")
@@ -134,6 +136,8 @@ class Index:
     analyzer: Analyzer
     words: WordStatistics
     case_vectors: np.ndarray  # per case of case_ids: its opening embedded (chunking.case_opening)
+    # Per case of case_ids: the mean of its chunks' vectors, normalised (similar cases, the judge).
+    case_centroids: np.ndarray | None = None  # computed when not given (a build)
     case_chunks: dict[str, list[int]] = field(default_factory=dict)
     case_ids: list[str] = field(default_factory=list)  # the cases that have chunks, in corpus order
     chunk_case: np.ndarray | None = None  # per chunk: its case's position in case_ids
@@ -146,13 +150,10 @@ class Index:
         row = {cid: r for r, cid in enumerate(self.case_ids)}
         self.chunk_case = np.array([row[c.case_id] for c in self.chunks], dtype=np.int64)
         self.case_rows = [np.array(self.case_chunks[cid], dtype=np.int64) for cid in self.case_ids]
-
-    @cached_property
-    def case_centroids(self) -> np.ndarray:
-        """Per case of case_ids: the mean of its chunks' vectors (for similar cases). Computed on
-        first use, not at start-up: it reads every vector and each worker would hold its own."""
-        means = np.stack([self.vectors[rows].mean(axis=0) for rows in self.case_rows])
-        return means / np.linalg.norm(means, axis=1, keepdims=True)
+        if self.case_centroids is None:
+            means = np.stack([self.vectors[rows].mean(axis=0) for rows in self.case_rows]) if self.case_rows \
+                else np.zeros((0, self.vectors.shape[1]), dtype=np.float32)
+            self.case_centroids = (means / np.linalg.norm(means, axis=1, keepdims=True)).astype(np.float32)
 
 
 def cases_with_chunks(corpus: Corpus, chunks: list[Chunk]) -> list[str]:
@@ -265,7 +266,7 @@ def save_index(index_dir: Path, index: Index, keys: list[str], **facts) -> None:
     (chunks, then cases), for the next build's cache. ``facts`` are recorded in the manifest."""
     build = _build_id(index.manifest)
     files = {"chunks": f"chunks-{build}.json", "vectors": f"vectors-{build}.npy", "keys": f"keys-{build}.json",
-             "vocabulary": f"vocabulary-{build}.json", "state": f"state-{build}.pickle", "dense": f"dense-{build}.faiss",
+             "centroids": f"centroids-{build}.npy", "vocabulary": f"vocabulary-{build}.json", "state": f"state-{build}.pickle", "dense": f"dense-{build}.faiss",
              "bm25": f"bm25-{build}"}
     # The parsed corpus and its word statistics as built: a start that finds the index current
     # parses nothing. (A pickle: the index folder is the service's own output, like a cache,
@@ -278,6 +279,8 @@ def save_index(index_dir: Path, index: Index, keys: list[str], **facts) -> None:
     tmp = index_dir / f".building-{os.getpid()}"
     np.save(f"{tmp}.npy", np.concatenate([index.vectors, index.case_vectors]).astype(np.float32))
     os.replace(f"{tmp}.npy", index_dir / files["vectors"])
+    np.save(f"{tmp}.npy", np.asarray(index.case_centroids, dtype=np.float32))
+    os.replace(f"{tmp}.npy", index_dir / files["centroids"])
     faiss.write_index(index.dense, f"{tmp}.faiss")
     os.replace(f"{tmp}.faiss", index_dir / files["dense"])
     shutil.rmtree(tmp, ignore_errors=True)
@@ -367,7 +370,7 @@ def _current_manifest(index_dir: Path, expected: dict) -> tuple[dict | None, str
 
 def _check_files(index_dir: Path, manifest: dict) -> None:
     hashes = manifest["sha256"]
-    for role in ("chunks", "vectors", "keys", "vocabulary", "state", "dense", "bm25"):
+    for role in ("chunks", "vectors", "centroids", "keys", "vocabulary", "state", "dense", "bm25"):
         name = manifest["files"].get(role)
         if not name or not (index_dir / str(name)).exists():
             raise IndexUnavailable(f"indeksfilen {index_dir / str(name)} mangler")
@@ -388,6 +391,7 @@ def _load_built(settings: Settings, manifest: dict) -> Index:
         # Plain arrays over the mapped files: np.memmap's own slicing costs more than the search.
         rows = np.asarray(np.load(index_dir / files["vectors"], mmap_mode="r"))  # chunks, then cases
         vectors, case_vectors = rows[: len(chunks)], rows[len(chunks) :]
+        centroids = np.asarray(np.load(index_dir / files["centroids"], mmap_mode="r"))
         analyzer = Analyzer(json.loads((index_dir / files["vocabulary"]).read_text("utf-8")))
         state = zlib.decompress((index_dir / files["state"]).read_bytes())  # checked by SHA-256 above
         corpus, word_statistics = pickle.loads(state)
@@ -398,8 +402,8 @@ def _load_built(settings: Settings, manifest: dict) -> Index:
         raise IndexUnavailable(f"indekset i {index_dir} kan ikke læses: {exc}") from exc
     if not len(chunks) == len(vectors) == dense.ntotal == manifest.get("chunks") or vectors.shape[1:] != (manifest.get("dim"),):
         raise IndexUnavailable(f"indekset i {index_dir} hænger ikke sammen: {len(chunks)} afsnit, {len(rows)} vektorer")
-    index = Index(manifest, corpus, chunks, vectors, dense, bm25, analyzer, word_statistics, case_vectors)
-    if len(index.case_vectors) != len(index.case_ids):
+    index = Index(manifest, corpus, chunks, vectors, dense, bm25, analyzer, word_statistics, case_vectors, centroids)
+    if not len(index.case_vectors) == len(index.case_centroids) == len(index.case_ids):
         raise IndexUnavailable(f"indekset i {index_dir} hænger ikke sammen: {len(index.case_ids)} enheder, "
-                               f"{len(index.case_vectors)} enhedsvektorer")
+                               f"{len(index.case_vectors)} enhedsvektorer, {len(index.case_centroids)} centroider")
     return index

@@ -5,12 +5,16 @@ corpus itself, or against general Danish and English word frequencies (``wordfre
 
 Per query:
 - ``coverage``: the IDF-weighted share of its terms (stemmed, folded, decompounded) that the
-  catalogues contain at all; a term they never use weighs as the rarest term. For the English
-  part of a query: the share of its less common words whose first five letters begin a word of
-  the catalogues ("rehabilitation" ~ "rehabilitering", "digital" ~ "digitalisering").
+  catalogues contain at all; a term they never use weighs as the rarest term.
 - ``english``: the share of its words that are far more common in English than in Danish.
-  The catalogues are Danish, so for an English query the lexical features say nothing:
-  they are weighed by (1 - english) and the dense evidence carries it.
+  The catalogues are Danish, so for an English query the Danish lexical features say nothing:
+  they are weighed by (1 - english), the English ones below by ``english``, and the dense
+  evidence carries both.
+- ``cognates``: the share of its less common English words whose first five letters begin a
+  word of the catalogues ("rehabilitation" ~ "rehabilitering", "digital" ~ "digitalisering").
+- ``cognate_topic``: the ``topic_max`` (below) of those catalogue words: an English word that
+  points to "rehabilitering" speaks for the catalogues, one that points only to words that
+  general Danish uses as much ("passport" ~ "passer") does not.
 - ``topic_mean`` / ``topic_max``: for each content word (stemmed and folded), log10 of how
   much more often the catalogues use it than general Danish does. "hjemmepleje" and
   "jobcenter" score high; "skak", "feriepenge" and "kolonihave" score low. A word that
@@ -24,6 +28,9 @@ Per hit:
 - ``dense_z``: the passage's cosine with the query, in standard deviations above the query's
   mean cosine over a fixed sample of the corpus's chunks: how far the passage stands out from
   the rest of the corpus, whatever the query's language and length.
+- ``case_z``: the same for the passage's whole case (the mean of its chunks' vectors). A
+  passage that stands out in a case that does not (a table row, a line of boilerplate that
+  happens to lie near the query) is a stray match, not an answer.
 - ``lexical``: the IDF-weighted share of the query's terms (stemmed, folded, decompounded)
   that the passage contains.
 
@@ -50,7 +57,8 @@ from ..index.store import Index
 COGNATE_PREFIX = 5  # letters an English word shares with a catalogue word to count as known
 REFERENCE_SAMPLE = 2048  # chunks whose cosines describe "the corpus" for a query
 FLOOR = 1e-7  # frequency of a word never seen, in either source
-FEATURES = ("dense_z", "dense_mean", "lexical", "coverage", "topic_mean", "topic_max", "function_words", "english")
+FEATURES = ("dense_z", "case_z", "dense_mean", "lexical", "coverage", "cognates", "cognate_topic", "topic_mean",
+            "topic_max", "function_words", "english")
 
 
 @lru_cache
@@ -71,10 +79,12 @@ def english_share(tokens: list[str]) -> float:
 class QueryEvidence:
     """What the judge knows of a query before looking at any passage."""
 
+    vector: np.ndarray  # the query's embedding
     terms: dict[str, float]  # BM25 term -> IDF weight
-    known: float  # the IDF share of those terms that the corpus uses at all
-    coverage: float
+    known: float  # the IDF share of those terms that the corpus uses at all (``coverage``)
     english: float
+    cognates: float
+    cognate_topic: float
     topic_mean: float
     topic_max: float
     function_words: float
@@ -87,13 +97,15 @@ class Evidence:
     query: QueryEvidence
     dense: float
     dense_z: float
+    case_z: float
     lexical: float
 
     def features(self) -> list[float]:
-        """In the order of FEATURES; Danish-only evidence is scaled by (1 - english)."""
+        """In the order of FEATURES; Danish evidence is scaled by (1 - english), English by english."""
         q, danish = self.query, 1.0 - self.query.english
-        return [self.dense_z, q.dense_mean, self.lexical * danish, q.coverage,
-                q.topic_mean * danish, q.topic_max * danish, q.function_words * danish, q.english]
+        return [self.dense_z, self.case_z, q.dense_mean, self.lexical * danish, q.known * danish,
+                q.cognates * q.english, q.cognate_topic * q.english, q.topic_mean * danish,
+                q.topic_max * danish, q.function_words * danish, q.english]
 
 
 def logistic(x: float) -> float:
@@ -109,7 +121,13 @@ class Judge:
         self._vocab = index.bm25.vocab_dict
         self._n = max(1, len(index.chunks))
         self._corpus_freq = index.words.stem_frequency
-        self._prefixes = frozenset(w[:COGNATE_PREFIX] for w in index.words.words if len(w) >= COGNATE_PREFIX)
+        self._case_of_chunk, self._case_centroids = index.chunk_case, index.case_centroids
+        # Each prefix of the catalogues' words, with the topicality of its most topical word.
+        self._prefix_topic: dict[str, float] = {}
+        for word in index.words.words:
+            if len(word) >= COGNATE_PREFIX:
+                prefix, topic = word[:COGNATE_PREFIX], self._topicality(word)
+                self._prefix_topic[prefix] = max(topic, self._prefix_topic.get(prefix, topic))
         rng = np.random.default_rng(0)
         n = len(index.vectors)
         sample = np.sort(rng.choice(n, size=min(n, REFERENCE_SAMPLE), replace=False)) if n else np.arange(0)
@@ -139,9 +157,12 @@ class Judge:
                 return float(np.mean([self._stem_ratio(stem(p), general) for p in parts]))
         return self._stem_ratio(term, general)
 
-    def _cognates(self, tokens: list[str]) -> float:
+    def _cognates(self, tokens: list[str]) -> tuple[float, float]:
+        """The share of the less common words that begin like a catalogue word, and the
+        topicality of the most topical catalogue word they begin like."""
         rare = [fold(t) for t in tokens if len(t) >= COGNATE_PREFIX and word_frequency(t, "en") < 1e-4]
-        return sum(t[:COGNATE_PREFIX] in self._prefixes for t in rare) / len(rare) if rare else 0.0
+        topics = [self._prefix_topic[t[:COGNATE_PREFIX]] for t in rare if t[:COGNATE_PREFIX] in self._prefix_topic]
+        return (len(topics) / len(rare) if rare else 0.0), max(topics, default=0.0)
 
     def _stem_ratio(self, term: str, general: dict[str, float]) -> float:
         return math.log10((self._corpus_freq.get(term, 0.0) + FLOOR) / (general.get(term, 0.0) + FLOOR))
@@ -167,10 +188,10 @@ class Judge:
         topic = [self._topicality(t) for t in content] or [0.0]
         function_words = [self._topicality(t) for t in function] or [0.0]
         cosines = self._reference @ qvec if len(self._reference) else np.zeros(1)
-        english = english_share(tokens)
-        coverage = (1 - english) * known + english * self._cognates(tokens)
+        cognates, cognate_topic = self._cognates(tokens)
         return QueryEvidence(
-            terms=terms, known=known, coverage=coverage, english=english, topic_mean=float(np.mean(topic)),
+            vector=qvec, terms=terms, known=known, english=english_share(tokens), cognates=cognates,
+            cognate_topic=cognate_topic, topic_mean=float(np.mean(topic)),
             topic_max=float(max(topic)), function_words=float(np.mean(function_words)),
             dense_mean=float(cosines.mean()), dense_sd=float(cosines.std()) or 1.0,
         )
@@ -178,7 +199,9 @@ class Judge:
     def evidence(self, query: QueryEvidence, chunk: int, dense: float) -> Evidence:
         total = sum(query.terms.values())
         present = sum(w for t, w in query.terms.items() if self._contains(chunk, t))
-        return Evidence(query, dense, (dense - query.dense_mean) / query.dense_sd, present / total if total else 0.0)
+        case = float(self._case_centroids[self._case_of_chunk[chunk]] @ query.vector)
+        return Evidence(query, dense, (dense - query.dense_mean) / query.dense_sd,
+                        (case - query.dense_mean) / query.dense_sd, present / total if total else 0.0)
 
     def logit(self, evidence: Evidence) -> float:
         weights = [getattr(self.model, name) for name in FEATURES]
