@@ -12,9 +12,9 @@ Per query:
   evidence carries both.
 - ``cognates``: the share of its less common English words whose first five letters begin a
   word of the catalogues ("rehabilitation" ~ "rehabilitering", "digital" ~ "digitalisering").
-- ``cognate_topic``: the ``topic_max`` (below) of those catalogue words: an English word that
-  points to "rehabilitering" speaks for the catalogues, one that points only to words that
-  general Danish uses as much ("passport" ~ "passer") does not.
+- ``cognate_topic``: the ``topic_max`` (below) of those catalogue words: "rehabilitation"
+  points to "rehabilitering" (3.3: far more common in the catalogues than in general Danish),
+  "pension" to "pension" (1.8: common in both), so the first speaks more for the catalogues.
 - ``topic_mean`` / ``topic_max``: for each content word (stemmed and folded), log10 of how
   much more often the catalogues use it than general Danish does. "hjemmepleje" and
   "jobcenter" score high; "skak", "feriepenge" and "kolonihave" score low. A word that
