@@ -35,7 +35,7 @@ import numpy as np
 from casefinder.config import ConfidenceModel, get_settings
 from casefinder.engine import Casefinder
 from casefinder.evaluate import load_queries
-from casefinder.search.judge import FEATURES
+from casefinder.search.judge import FEATURES, JUDGED_CASES
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "bench" / "calibration" / "queries.jsonl"
@@ -67,12 +67,13 @@ def target_case(engine: Casefinder, item: dict) -> str | None:
 
 
 def collect(engine: Casefinder, items: list[dict]) -> list[dict]:
-    """Per query: the evidence of each top-10 hit and which hit (if any) is the answering case."""
+    """Per query: the evidence of each hit the judge weighs (the best JUDGED_CASES cases) and
+    which hit (if any) is the answering case."""
     retriever = engine.retriever
     rows = []
     for n, item in enumerate(items, 1):
         query = " ".join(item["query"].split())
-        result = retriever.search(query, 10)
+        result = retriever.search(query, JUDGED_CASES)
         qe = retriever.judge.query_evidence(query, retriever.embed_query(query), retriever.index.analyzer(query))
         evidence = [retriever.judge.evidence(qe, h.chunk, h.dense) for h in result.hits]
         target = target_case(engine, item) if item["label"] == "on" else None

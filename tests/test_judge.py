@@ -32,6 +32,14 @@ def test_held_out_on_topic_queries_are_rarely_flagged(flagged):
     assert sum(flagged["on"]) / len(flagged["on"]) <= 0.04
 
 
+def test_the_verdict_does_not_depend_on_how_many_hits_are_asked_for(engine):
+    """A chat bot asking for one hit must get the same no_match and confidence as the page's ten."""
+    for item in held_out()[:200]:
+        one, ten = engine.search(item["query"], k=1), engine.search(item["query"], k=10)
+        assert one.no_match == ten.no_match, item["query"]
+        assert one.hits[0].confidence == ten.hits[0].confidence, item["query"]
+
+
 def test_english_words_count_by_the_catalogue_words_they_begin_like(engine):
     judge, retriever = engine.retriever.judge, engine.retriever
 

@@ -45,6 +45,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 from wordfreq import get_frequency_dict, word_frequency
@@ -57,6 +58,7 @@ from ..index.store import Index
 COGNATE_PREFIX = 5  # letters an English word shares with a catalogue word to count as known
 REFERENCE_SAMPLE = 2048  # chunks whose cosines describe "the corpus" for a query
 FLOOR = 1e-7  # frequency of a word never seen, in either source
+JUDGED_CASES = 10  # a query is judged on its best this many cases (bench/calibrate.py fits on them)
 FEATURES = ("dense_z", "case_z", "dense_mean", "lexical", "coverage", "cognates", "cognate_topic", "topic_mean",
             "topic_max", "function_words", "english")
 
@@ -73,6 +75,14 @@ def general_danish() -> dict[str, float]:
 def english_share(tokens: list[str]) -> float:
     english = sum(word_frequency(t, "en") > 10 * word_frequency(t, "da") + 1e-6 for t in tokens)
     return english / len(tokens) if tokens else 0.0
+
+
+class Scored(NamedTuple):
+    """A chunk of the result set, as the judge sees it (a Hit has the same fields)."""
+
+    chunk: int
+    dense: float
+    score: float
 
 
 @dataclass(frozen=True)
@@ -207,16 +217,18 @@ class Judge:
         weights = [getattr(self.model, name) for name in FEATURES]
         return self.model.bias + float(np.dot(weights, evidence.features()))
 
-    def rate(self, evidence: QueryEvidence, hits: list) -> float:
+    def rate(self, evidence: QueryEvidence, judged: list[Scored], hits: list) -> float:
         """Set each hit's confidence; return the query's: that the catalogues answer it at all.
 
-        The query's confidence comes from its most convincing hit. A hit's confidence is that
-        times its fused score relative to the best hit's, to the power ``relative_power``: a
-        case far behind the best is unlikely to be the answer even to a question that has one."""
-        if not hits:
+        The query's confidence comes from the most convincing of ``judged``: the best chunks of
+        the best ``JUDGED_CASES`` cases of the result set, however many hits were asked for, so
+        one hit and ten get the same verdict. A hit's confidence is that times its fused score
+        relative to the best one's, to the power ``relative_power``: a case far behind the best
+        is unlikely to be the answer even to a question that has one."""
+        if not judged:
             return 0.0
-        answered = logistic(max(self.logit(self.evidence(evidence, h.chunk, h.dense)) for h in hits))
-        top = max(h.score for h in hits)
+        answered = logistic(max(self.logit(self.evidence(evidence, c.chunk, c.dense)) for c in judged))
+        top = max(c.score for c in judged)
         for h in hits:
             relative = h.score / top if top > 0 else 1.0
             h.confidence = answered * max(0.0, relative) ** self.model.relative_power

@@ -15,7 +15,7 @@ from ..corpus.models import Case
 from ..index.embedders import Embedder
 from ..index.store import Index
 from .highlight import highlight
-from .judge import Judge, QueryEvidence
+from .judge import JUDGED_CASES, Judge, QueryEvidence, Scored
 
 @dataclass
 class Hit:
@@ -190,7 +190,8 @@ class Retriever:
             chunk = chunks[ids[j]]
             hits.append(Hit(rank, float(fused[j]), case_of(chunk.case_id), int(ids[j]), chunk.start, chunk.end, chunk.text,
                             highlight(chunk.text, set(tokens), self.index.analyzer), float(dense[j]), float(lexical[j])))
-        confidence = self.judge.rate(evidence, hits)
+        judged = [Scored(int(ids[j]), float(dense[j]), float(fused[j])) for j in (best[c] for c in results[:JUDGED_CASES])]
+        confidence = self.judge.rate(evidence, judged, hits)
         return SearchResult(
             query, (time.perf_counter() - started) * 1000, confidence < self.settings.confidence_threshold, hits,
             confidence, count_facets([case_of(cid) for cid in results]), len(results),
