@@ -77,6 +77,16 @@ def test_viewer_highlights_the_passage_as_one_block(client):
     assert "<div" not in block  # one block: paragraphs inside it, no nested boxes
 
 
+def test_a_filter_that_leaves_only_weak_cases_says_so_and_can_be_removed(client):
+    query = "fælles it-drift mellem flere kommuner"
+    weak = [h for h in client.get("/api/search", params={"q": query, "k": 50}).json()["hits"] if h["confidence"] < 0.01]
+    catalogue = next(h["case"]["catalogue"] for h in weak[::-1]
+                     if client.get("/api/search", params={"q": query, "catalogue": h["case"]["catalogue"]}).json()["no_match"])
+    page = client.get("/", params={"q": query, "catalogue": catalogue}).text
+    assert "med de valgte filtre" in page and "Fjern et filter" in page
+    assert 'class="chip"' in page
+
+
 def test_facet_counts_are_what_choosing_the_facet_shows(client):
     body = client.get("/api/search", params={"q": "fælles indkøb", "k": 50}).json()
     assert body["total"] == len(body["hits"])

@@ -39,6 +39,20 @@ def test_filters_narrow_results(engine):
     assert engine.search("indkøb", filters=Filters(municipality=["Atlantis Kommune"])).hits == []
 
 
+def test_a_filter_narrows_the_results_without_changing_any_case_s_confidence(engine):
+    """Confidence says how well a case answers the query; choosing a facet must not raise a weak
+    case to a confident one (an answer would then cite it)."""
+    from casefinder.schemas import Filters
+
+    for query in ("fælles it-drift mellem flere kommuner", "hjemmepleje", "fælles indkøb"):
+        everything = {h.case.id: h for h in engine.search(query, k=50).hits}
+        for catalogue in sorted({h.case.catalogue for h in everything.values()}):
+            narrowed = engine.search(query, k=50, filters=Filters(catalogue=[catalogue]))
+            for hit in narrowed.hits:
+                assert hit.confidence == everything[hit.case.id].confidence, (query, catalogue, hit.case.id)
+            assert narrowed.no_match == all(h.confidence < engine.settings.confidence_threshold for h in narrowed.hits)
+
+
 def test_off_topic_queries_are_flagged(engine):
     for q in ["opskrift på kanelsnegle", "hvem vandt fodboldkampen i går", "hvordan søger jeg om barselsorlov",
               "What is the capital of Australia?"]:

@@ -221,8 +221,8 @@ class Judge:
         """Set each hit's confidence; return the query's: that the catalogues answer it at all.
 
         The query's confidence comes from the most convincing of ``judged``: the best chunks of
-        the best ``JUDGED_CASES`` cases of the result set, however many hits were asked for, so
-        one hit and ten get the same verdict. A hit's confidence is that times its fused score
+        its best ``JUDGED_CASES`` cases, whatever hits were asked for, so one hit and ten, or a
+        filtered list, get the same verdict. A hit's confidence is that times its fused score
         relative to the best one's, to the power ``relative_power``: a case far behind the best
         is unlikely to be the answer even to a question that has one."""
         if not judged:

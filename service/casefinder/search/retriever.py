@@ -190,8 +190,11 @@ class Retriever:
             chunk = chunks[ids[j]]
             hits.append(Hit(rank, float(fused[j]), case_of(chunk.case_id), int(ids[j]), chunk.start, chunk.end, chunk.text,
                             highlight(chunk.text, set(tokens), self.index.analyzer), float(dense[j]), float(lexical[j])))
-        judged = [Scored(int(ids[j]), float(dense[j]), float(fused[j])) for j in (best[c] for c in results[:JUDGED_CASES])]
-        confidence = self.judge.rate(evidence, judged, hits)
+        # Judged on the query's best cases before any filter: a case's confidence is the same
+        # whatever k and the filters are, and a filter leaving only weak cases is a no-match.
+        judged = [Scored(int(ids[j]), float(dense[j]), float(fused[j])) for j in list(best.values())[:JUDGED_CASES]]
+        self.judge.rate(evidence, judged, hits)
+        confidence = max((h.confidence for h in hits), default=0.0)
         return SearchResult(
             query, (time.perf_counter() - started) * 1000, confidence < self.settings.confidence_threshold, hits,
             confidence, count_facets([case_of(cid) for cid in results]), len(results),
