@@ -275,3 +275,19 @@ def test_a_client_that_hangs_up_cancels_the_upstream_call(engine):
     finally:
         server.close()
         fake.close()
+
+
+@pytest.mark.parametrize("path,body,field", [
+    ("/api/search", {"q": "hjemmepleje", "filters": {"municipalty": ["Odense Kommune"]}}, "filters.municipalty"),
+    ("/api/ask", {"question": "hjemmepleje", "filters": {"bogus": ["x"]}}, "filters.bogus"),
+])
+def test_a_misspelt_filter_is_an_error_not_an_unfiltered_search(client, path, body, field):
+    r = client.post(path, json=body)
+    assert r.status_code == 422 and field in r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("path,body", [("/api/search", {"q": "hjemmepleje", "k": True}),
+                                       ("/api/ask", {"question": "hjemmepleje", "k": True})])
+def test_k_must_be_a_number_not_true(client, path, body):
+    r = client.post(path, json=body)
+    assert r.status_code == 422 and r.json()["error"]["message"] == "Feltet 'k' skal være et helt tal."

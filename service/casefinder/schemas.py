@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 
 class Contact(BaseModel):
@@ -52,6 +52,8 @@ class SearchHit(BaseModel):
 
 
 class Filters(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt filter is an error, not "no filter"
+
     municipality: list[str] = []
     catalogue: list[str] = []
     area: list[str] = []
@@ -60,7 +62,7 @@ class Filters(BaseModel):
 
 class SearchRequest(BaseModel):
     q: str
-    k: int = 10
+    k: StrictInt = 10  # strict: true is not 1
     filters: Filters = Field(default_factory=Filters)
     per_case: bool = True  # false: several passages of one case may be listed
 
@@ -79,7 +81,7 @@ class SearchResponse(BaseModel):
 
 class AskRequest(BaseModel):
     question: str
-    k: int = 5
+    k: StrictInt = 5
     stream: bool = False
     filters: Filters = Field(default_factory=Filters)
 

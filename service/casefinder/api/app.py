@@ -55,6 +55,7 @@ _VALIDATION_MESSAGES = {
     "list_type": "Feltet '{field}' skal være en liste.",
     "model_attributes_type": "Forespørgslens indhold skal være et JSON-objekt.",
     "dict_type": "Feltet '{field}' skal være et JSON-objekt.",
+    "extra_forbidden": "Ukendt felt '{field}'.",
 }
 
 
