@@ -53,8 +53,13 @@ def read_queries(*paths: Path) -> list[dict]:
     return [item for path in paths for item in load_queries(path)]
 
 
+def query_hash(query: str) -> int:
+    """A fixed number per query: it places the query in its split and its fold."""
+    return int(hashlib.sha256(query.encode()).hexdigest(), 16)
+
+
 def split_of(query: str) -> str:
-    return "holdout" if int(hashlib.sha256(query.encode()).hexdigest(), 16) % 3 == 0 else "fit"
+    return "holdout" if query_hash(query) % 3 == 0 else "fit"
 
 
 def target_case(engine: Casefinder, item: dict) -> str | None:
@@ -180,14 +185,16 @@ def cross_validate(rows: list[dict], folds: int = 5) -> str:
     """Per L2 candidate: out-of-fold logits over the fit split, and the share of its off-topic
     queries flagged where 2 % and 3 % of its on-topic ones are."""
     part = [r for r in rows if r["split"] == "fit"]
-    fold = [int(hashlib.sha256(r["query"].encode()).hexdigest(), 16) // 3 % folds for r in part]
+    fold = [query_hash(r["query"]) // 3 % folds for r in part]
     y = np.array([r["label"] == "on" for r in part])
     lines = ["| L2 | off-topic flagged at 2 % | at 3 % |", "|---|---|---|"]
     for l2 in L2_CANDIDATES:
         logits = np.zeros(len(part))
         for k in range(folds):
             beta = fit_slopes([r for r, f in zip(part, fold) if f != k], l2)
-            logits[[i for i, f in enumerate(fold) if f == k]] = [best_logit(r, beta) for r, f in zip(part, fold) if f == k]
+            for i, (r, f) in enumerate(zip(part, fold)):
+                if f == k:
+                    logits[i] = best_logit(r, beta)
         at = [np.mean(logits[~y] < np.sort(logits[y])[int(share * y.sum())]) for share in (0.02, 0.03)]
         lines.append(f"| {l2} | {at[0]:.1%} | {at[1]:.1%} |")
     return "\n".join(lines)

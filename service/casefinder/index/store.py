@@ -266,8 +266,8 @@ def save_index(index_dir: Path, index: Index, keys: list[str], **facts) -> None:
     (chunks, then cases), for the next build's cache. ``facts`` are recorded in the manifest."""
     build = _build_id(index.manifest)
     files = {"chunks": f"chunks-{build}.json", "vectors": f"vectors-{build}.npy", "keys": f"keys-{build}.json",
-             "centroids": f"centroids-{build}.npy", "vocabulary": f"vocabulary-{build}.json", "state": f"state-{build}.pickle", "dense": f"dense-{build}.faiss",
-             "bm25": f"bm25-{build}"}
+             "centroids": f"centroids-{build}.npy", "vocabulary": f"vocabulary-{build}.json",
+             "state": f"state-{build}.pickle", "dense": f"dense-{build}.faiss", "bm25": f"bm25-{build}"}
     # The parsed corpus and its word statistics as built: a start that finds the index current
     # parses nothing. (A pickle: the index folder is the service's own output, like a cache,
     # never user input; its SHA-256 is checked before it is read.)

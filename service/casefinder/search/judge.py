@@ -217,19 +217,19 @@ class Judge:
         weights = [getattr(self.model, name) for name in FEATURES]
         return self.model.bias + float(np.dot(weights, evidence.features()))
 
-    def rate(self, evidence: QueryEvidence, judged: list[Scored], hits: list) -> float:
-        """Set each hit's confidence; return the query's: that the catalogues answer it at all.
+    def rate(self, evidence: QueryEvidence, judged: list[Scored], hits: list) -> None:
+        """Set each hit's confidence: that the catalogues answer the query at all, times how
+        near the hit is to the best answer.
 
-        The query's confidence comes from the most convincing of ``judged``: the best chunks of
+        The first comes from the most convincing of ``judged``: the best chunks of
         its best ``JUDGED_CASES`` cases, whatever hits were asked for, so one hit and ten, or a
         filtered list, get the same verdict. A hit's confidence is that times its fused score
         relative to the best one's, to the power ``relative_power``: a case far behind the best
         is unlikely to be the answer even to a question that has one."""
         if not judged:
-            return 0.0
+            return
         answered = logistic(max(self.logit(self.evidence(evidence, c.chunk, c.dense)) for c in judged))
         top = max(c.score for c in judged)
         for h in hits:
             relative = h.score / top if top > 0 else 1.0
             h.confidence = answered * max(0.0, relative) ** self.model.relative_power
-        return answered
