@@ -54,7 +54,8 @@ def memory_mb(field: str) -> float:
 
 def reopened(index: Index, folder: Path, settings) -> tuple[Index, float]:
     """``index`` written to ``folder`` and opened as a server worker opens it; the private MB it costs."""
-    save_index(folder, index, [f"row-{i}" for i in range(len(index.vectors) + len(index.case_vectors))])
+    rows = len(index.vectors) + len(index.case_vectors) + len(index.sentence_vectors)
+    save_index(folder, index, [f"row-{i}" for i in range(rows)])
     gc.collect()
     before = memory_mb("RssAnon")
     opened = _load_built(settings.model_copy(update={"index_dir": folder}), json.loads((folder / MANIFEST).read_text()))
@@ -63,23 +64,26 @@ def reopened(index: Index, folder: Path, settings) -> tuple[Index, float]:
 
 def synthetic(index: Index, factor: int, settings, rng) -> Index:
     """The real index ``factor`` times: each copy of a case is a case of its own (id "<id>~n"),
-    with the same texts and its chunks' and case vector perturbed by NOISE."""
+    with the same texts and its chunks', sentences' and case vector perturbed by NOISE."""
     def noisy(vectors: np.ndarray) -> np.ndarray:
         v = vectors + rng.normal(0, NOISE, vectors.shape).astype(np.float32)
         return v / np.linalg.norm(v, axis=1, keepdims=True)
 
     cases, chunks = list(index.corpus.cases), list(index.chunks)
-    vectors, case_vectors = [index.vectors], [index.case_vectors]
+    vectors, case_vectors, sentence_vectors = [index.vectors], [index.case_vectors], [index.sentence_vectors]
     for n in range(1, factor):
         cases += [dataclasses.replace(c, id=f"{c.id}~{n}") for c in index.corpus.cases]
         chunks += [dataclasses.replace(c, case_id=f"{c.case_id}~{n}") for c in index.chunks]
         vectors.append(noisy(index.vectors))
         case_vectors.append(noisy(index.case_vectors))
+        sentence_vectors.append(noisy(index.sentence_vectors))
     vectors = np.vstack(vectors)
+    per_chunk = np.tile(np.diff(index.sentence_starts), factor)
+    starts = np.concatenate([[0], np.cumsum(per_chunk)]).astype(np.int64)
     bm25 = bm25s.BM25()
     bm25.index([index.analyzer(c.embed_text) for c in index.chunks] * factor, show_progress=False)
     return Index(index.manifest, Corpus(index.corpus.documents, cases), chunks, vectors, _faiss_index(vectors, settings),
-                 bm25, index.analyzer, index.words, np.vstack(case_vectors))
+                 bm25, index.analyzer, index.words, np.vstack(case_vectors), np.vstack(sentence_vectors), starts)
 
 
 def main() -> None:
@@ -105,7 +109,8 @@ def main() -> None:
             retriever = Retriever(index, embedder, settings)
             flat = _faiss_index(index.vectors, settings.model_copy(update={"faiss_index": "flat"}))
             exact = Retriever(Index(index.manifest, index.corpus, index.chunks, index.vectors, flat, index.bm25,
-                                    index.analyzer, index.words, index.case_vectors, index.case_centroids), embedder, settings)
+                                    index.analyzer, index.words, index.case_vectors, index.sentence_vectors,
+                                    index.sentence_starts, index.case_centroids), embedder, settings)
             times, whole, overlap = [], [], []
             for q in QUERIES:
                 t = time.perf_counter()

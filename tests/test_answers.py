@@ -8,7 +8,7 @@ import pytest
 
 from casefinder.api.app import create_app
 from casefinder.engine import Casefinder
-from casefinder.answer.extractive import split_sentences
+from casefinder.index.sentences import split_sentences
 from servers import AppServer, FakeLLM
 
 QUESTIONS = {

@@ -12,6 +12,7 @@ from casefinder.config import Settings
 from casefinder.corpus.parse import load_corpus
 from casefinder.index.chunking import case_opening, chunk_cases
 from casefinder.index.embedders import EmbedderError, load_embedder
+from casefinder.index.sentences import sentence_pieces
 from casefinder.index.store import MANIFEST, IndexUnavailable, build_index, corpus_hashes, expected_manifest, load_index
 
 
@@ -47,6 +48,17 @@ def test_each_case_has_the_normalised_mean_of_its_chunks_stored(engine):
     for i in (0, len(index.case_ids) - 1):
         mean = index.vectors[index.case_rows[i]].mean(axis=0)
         assert np.allclose(index.case_centroids[i], mean / np.linalg.norm(mean), atol=1e-5)
+
+
+def test_each_chunks_sentences_are_stored_embedded_one_by_one(engine):
+    index = engine.index
+    assert len(index.sentence_starts) == len(index.chunks) + 1
+    assert index.sentence_starts[-1] == len(index.sentence_vectors) > 3 * len(index.chunks)
+    for c in (0, len(index.chunks) // 2, len(index.chunks) - 1):
+        sentences = sentence_pieces(index.chunks[c].text)
+        stored = index.sentence_vectors[index.sentence_starts[c] : index.sentence_starts[c + 1]]
+        assert len(stored) == len(sentences)
+        assert np.allclose(engine.embedder.embed_passages(sentences), stored, atol=1e-4)
 
 
 def test_the_large_index_files_are_memory_mapped_so_workers_share_them(settings, engine):

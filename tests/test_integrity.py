@@ -63,7 +63,7 @@ def test_a_killed_build_resumes_where_it_stopped(tiny, engine, monkeypatch):
     assert dying.passages == 6 and list(tiny.index_dir.glob("embedded-*.npz"))
     resumed = Counting(engine.embedder)
     index = build_index(tiny, resumed, progress=False)
-    texts = len(index.chunks) + len(index.case_ids)  # a vector per chunk and per case
+    texts = len(index.chunks) + len(index.case_ids) + len(index.sentence_vectors)  # per chunk, case and sentence
     assert resumed.passages == texts - 4 == index.manifest["embedded_now"]
     assert not list(tiny.index_dir.glob("embedded-*.npz"))
 
@@ -76,7 +76,7 @@ def test_two_builds_at_once_take_turns(tiny, engine):
     for t in threads:
         t.join()
     manifest = json.loads((tiny.index_dir / MANIFEST).read_text())
-    assert sorted([a.passages, b.passages]) == [0, manifest["chunks"] + manifest["cases"]]
+    assert sorted([a.passages, b.passages]) == [0, manifest["chunks"] + manifest["cases"] + manifest["sentences"]]
 
 
 def _truncate_chunks(index_dir, files):

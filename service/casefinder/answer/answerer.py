@@ -64,7 +64,7 @@ class Answerer:
     def extractive(self, question: str, hits: list[Hit], note: str | None = None) -> schemas.AskResponse:
         """One line per cited case: who, which case, and the sentences that answer, each cited."""
         qvec = self.engine.retriever.embed_query(question)
-        per_case = choose_sentences(question, hits, self.engine.embedder, self.engine.index.analyzer, qvec)
+        per_case = choose_sentences(question, hits, self.engine.index, qvec)
         if not per_case:
             return self._not_grounded(question, hits, note=note)
         citations = [self._citation(n, sentences[0].hit) for n, sentences in enumerate(per_case, 1)]

@@ -8,16 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..index.analyzer import Analyzer
-from ..index.embedders import Embedder
+from ..index.sentences import quotable, sentence_pieces
+from ..index.store import Index
 from ..search.retriever import Hit
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÆØÅ0-9\"“])|\n{2,}|\n(?=[-•–] )")
-# Transcripts run headings into the text: "… klare selv Overordnet beskrivelse og formål Samarbejdet
-# blev …". A capitalised phrase of 2-6 words after a lowercase word and before a capitalised
-# word that starts a sentence is such a heading: it becomes a piece of its own (and is dropped).
-_RUN_IN_HEADING = re.compile(r"(?<=[a-zæøå0-9,;)]) ([A-ZÆØÅ][a-zæøå]+(?: [a-zæøå]+){1,5}) (?=[A-ZÆØÅ][a-zæøå]+ [a-zæøå])")
-_BULLET = re.compile(r"\s*[\uf0a7\uf0b7\uf0d8\uf076•▪●◦]\s*")  # PDF symbol-font bullets start list items
-MIN_SENTENCE, MAX_SENTENCE = 40, 300  # shorter: headings; longer: headings run together by PDF conversion
 PER_CASE = 2  # sentences quoted per case
 NOT_ANSWERED = "Katalogerne indeholder ikke et svar på spørgsmålet."
 # "Hvilke kommuner …?", "Which municipalities …?": the answer names them from the cases' metadata.
@@ -31,30 +25,24 @@ class Sentence:
     score: float = 0.0
 
 
-def split_sentences(text: str) -> list[str]:
-    """Whole sentences only: no heading glued on, none that starts mid-sentence (a chunk's
-    first words may continue a sentence of the chunk before)."""
-    text = _BULLET.sub("\n- ", _RUN_IN_HEADING.sub(lambda m: f"\n\n{m.group(1)}\n\n", text))
-    parts = [" ".join(p.split()).strip(" -•–") for p in _SENTENCE_END.split(text)]
-    return [
-        p for p in parts
-        if MIN_SENTENCE <= len(p) <= MAX_SENTENCE and re.search(r"[a-zæøå]{3}", p) and re.match(r"[A-ZÆØÅ0-9\"“]", p)
-    ]
-
-
 def _tokens(analyzer: Analyzer, text: str) -> set[str]:
     return set(analyzer(text))
 
 
-def choose_sentences(
-    question: str, hits: list[Hit], embedder: Embedder, analyzer: Analyzer, qvec: np.ndarray, per_case: int = PER_CASE
-) -> list[list[Sentence]]:
-    """For each hit, its best sentences by meaning (embedder) and shared words, in document
-    order, without near repeats; hits with no usable sentence are left out."""
-    candidates = [Sentence(s, hit) for hit in hits for s in split_sentences(hit.text)]
+def choose_sentences(question: str, hits: list[Hit], index: Index, qvec: np.ndarray, per_case: int = PER_CASE
+                     ) -> list[list[Sentence]]:
+    """For each hit, its best sentences by meaning (their vectors stored with the index) and
+    shared words, in document order, without near repeats; hits with no usable sentence are left out."""
+    candidates, rows = [], []
+    for hit in hits:  # a hit's text is its chunk's, whose pieces the index embedded in this order
+        for row, piece in enumerate(sentence_pieces(hit.text), start=int(index.sentence_starts[hit.chunk])):
+            if quotable(piece):
+                candidates.append(Sentence(piece, hit))
+                rows.append(row)
     if not candidates:
         return []
-    vectors = embedder.embed_passages([c.text for c in candidates])
+    vectors = index.sentence_vectors[rows]
+    analyzer = index.analyzer
     q_tokens = _tokens(analyzer, question)
     for c, d in zip(candidates, vectors @ qvec):
         overlap = len(q_tokens & _tokens(analyzer, c.text)) / len(q_tokens) if q_tokens else 0.0

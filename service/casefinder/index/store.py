@@ -4,7 +4,8 @@ Layout of index/: ``manifest.json`` names the data files of the current build wi
 SHA-256: ``chunks-<id>.json``, ``vocabulary-<id>.json``, ``state-<id>.pickle`` (the parsed
 corpus and its word statistics) and the three large ones, which are memory-mapped on load so
 that the server's worker processes share one copy in the page cache instead of holding one
-each: ``vectors-<id>.npy`` (chunks, then each case's opening), ``centroids-<id>.npy`` (each
+each: ``vectors-<id>.npy`` (chunks, then each case's opening, then each chunk's sentences),
+``sentences-<id>.npy`` (where each chunk's sentences start among those), ``centroids-<id>.npy`` (each
 case's mean chunk vector), ``dense-<id>.faiss`` (FAISS, flat codes mapped) and
 ``bm25-<id>/`` (bm25s's sparse matrix). Data files are written first under new names and the
 manifest is replaced atomically last, so a crash mid-build leaves the previous index intact. Vectors are
@@ -44,18 +45,20 @@ from ..corpus.parse import MANIFEST_NAME, Corpus, corpus_files, load_corpus
 from .analyzer import Analyzer, WordStatistics, learn_vocabulary
 from .chunking import Chunk, case_opening, chunk_cases, content_key
 from .embedders import Embedder
+from .sentences import sentence_pieces
 
 log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 
-# 2: the parsed corpus is stored with the index; 3: BM25 and FAISS too; 4: memory-mapped; 5: case centroids
-FORMAT_VERSION = 5
+# 2: the parsed corpus is stored with the index; 3: BM25 and FAISS too; 4: memory-mapped; 5: case centroids;
+# 6: sentence vectors
+FORMAT_VERSION = 6
 MANIFEST = "manifest.json"
 LOCK = ".lock"
 SAVE_EVERY = 128  # chunks embedded between two saves of the vectors so far
 # Every file a build writes; a rebuild removes only these, never what someone else put there.
 _OWN_FILE = re.compile(r"(chunks-[0-9a-f]{12}\.json|keys-[0-9a-f]{12}\.json|vectors-[0-9a-f]{12}\.np[yz]"
-                       r"|centroids-[0-9a-f]{12}\.npy|vocabulary-[0-9a-f]{12}\.json"
+                       r"|centroids-[0-9a-f]{12}\.npy|sentences-[0-9a-f]{12}\.npy|vocabulary-[0-9a-f]{12}\.json"
                        r"|state-[0-9a-f]{12}\.pickle|corpus-[0-9a-f]{12}\.pickle|dense-[0-9a-f]{12}\.faiss"
                        r"|bm25-[0-9a-f]{12}|embedded-\d+-\d+\.npz|\.building-.+)")
 _CODE_THAT_SHAPES_CHUNKS = ("corpus", "index/chunking.py", "index/analyzer.py", "data")
@@ -136,6 +139,10 @@ class Index:
     analyzer: Analyzer
     words: WordStatistics
     case_vectors: np.ndarray  # per case of case_ids: its opening embedded (chunking.case_opening)
+    # Chunk c's sentences (sentences.sentence_pieces), embedded one by one, are the rows
+    # sentence_vectors[sentence_starts[c] : sentence_starts[c + 1]] (the judge reads them).
+    sentence_vectors: np.ndarray
+    sentence_starts: np.ndarray
     # Per case of case_ids: the mean of its chunks' vectors, normalised (similar cases, the judge).
     case_centroids: np.ndarray | None = None  # computed when not given (a build)
     case_chunks: dict[str, list[int]] = field(default_factory=dict)
@@ -223,9 +230,10 @@ def _build(settings: Settings, embedder: Embedder, progress: bool, corpus: Corpu
     started = time.perf_counter()
     index_dir = settings.index_dir
     chunks = chunk_cases(corpus.cases, settings.chunk_size, settings.chunk_overlap)
-    # One vector per chunk, then one per case (its opening): both cached by content.
-    texts = [c.embed_text for c in chunks] + [case_opening(corpus.case(cid), settings.case_opening_chars)
-                                              for cid in cases_with_chunks(corpus, chunks)]
+    sentences = [sentence_pieces(c.text) for c in chunks]
+    # One vector per chunk, then one per case (its opening), then one per sentence: all cached by content.
+    openings = [case_opening(corpus.case(cid), settings.case_opening_chars) for cid in cases_with_chunks(corpus, chunks)]
+    texts = [c.embed_text for c in chunks] + openings + [s for own in sentences for s in own]
     keys = [content_key(embedder.model_id, t) for t in texts]
     cache = _read_cache(index_dir)
     missing = [i for i, k in enumerate(keys) if k not in cache]
@@ -244,14 +252,16 @@ def _build(settings: Settings, embedder: Embedder, progress: bool, corpus: Corpu
                 unsaved = []
             bar.update(len(ids))
     vectors = np.stack([cache[k] for k in keys]).astype(np.float32)
-    vectors, case_vectors = vectors[: len(chunks)], vectors[len(chunks) :]
+    cases_end = len(chunks) + len(openings)
+    vectors, case_vectors, sentence_vectors = vectors[: len(chunks)], vectors[len(chunks) : cases_end], vectors[cases_end:]
+    sentence_starts = np.cumsum([0] + [len(own) for own in sentences], dtype=np.int64)
     vocabulary = learn_vocabulary(c.text for c in corpus.cases)
 
     word_statistics = WordStatistics.of(c.text for c in corpus.cases)
     analyzer = Analyzer(vocabulary)
     dense, bm25 = _faiss_index(vectors, settings), _bm25(chunks, analyzer)
     index = Index(expected_manifest(settings, corpus_hashes(settings.corpus_dir), embedder.model_id), corpus, chunks,
-                  vectors, dense, bm25, analyzer, word_statistics, case_vectors)
+                  vectors, dense, bm25, analyzer, word_statistics, case_vectors, sentence_vectors, sentence_starts)
     save_index(index_dir, index, keys, cases=len(corpus.cases), embedded_now=len(missing),
                build_seconds=round(time.perf_counter() - started, 2))
     for stale in index_dir.iterdir():  # what earlier builds wrote, and the saved batches now in the build
@@ -263,10 +273,10 @@ def _build(settings: Settings, embedder: Embedder, progress: bool, corpus: Corpu
 def save_index(index_dir: Path, index: Index, keys: list[str], **facts) -> None:
     """Write the index's files under this build's names, then the manifest (atomically, last);
     ``index.manifest`` becomes the full manifest. ``keys``: the content keys of the vectors
-    (chunks, then cases), for the next build's cache. ``facts`` are recorded in the manifest."""
+    (chunks, cases, sentences), for the next build's cache. ``facts`` are recorded in the manifest."""
     build = _build_id(index.manifest)
     files = {"chunks": f"chunks-{build}.json", "vectors": f"vectors-{build}.npy", "keys": f"keys-{build}.json",
-             "centroids": f"centroids-{build}.npy", "vocabulary": f"vocabulary-{build}.json",
+             "centroids": f"centroids-{build}.npy", "sentences": f"sentences-{build}.npy", "vocabulary": f"vocabulary-{build}.json",
              "state": f"state-{build}.pickle", "dense": f"dense-{build}.faiss", "bm25": f"bm25-{build}"}
     # The parsed corpus and its word statistics as built: a start that finds the index current
     # parses nothing. (A pickle: the index folder is the service's own output, like a cache,
@@ -277,8 +287,10 @@ def save_index(index_dir: Path, index: Index, keys: list[str], **facts) -> None:
     _write_atomic(index_dir / files["vocabulary"], json.dumps(sorted(index.analyzer.vocabulary), ensure_ascii=False).encode())
     _write_atomic(index_dir / files["keys"], json.dumps(keys).encode())
     tmp = index_dir / f".building-{os.getpid()}"
-    np.save(f"{tmp}.npy", np.concatenate([index.vectors, index.case_vectors]).astype(np.float32))
+    np.save(f"{tmp}.npy", np.concatenate([index.vectors, index.case_vectors, index.sentence_vectors]).astype(np.float32))
     os.replace(f"{tmp}.npy", index_dir / files["vectors"])
+    np.save(f"{tmp}.npy", np.asarray(index.sentence_starts, dtype=np.int64))
+    os.replace(f"{tmp}.npy", index_dir / files["sentences"])
     np.save(f"{tmp}.npy", np.asarray(index.case_centroids, dtype=np.float32))
     os.replace(f"{tmp}.npy", index_dir / files["centroids"])
     faiss.write_index(index.dense, f"{tmp}.faiss")
@@ -293,6 +305,7 @@ def save_index(index_dir: Path, index: Index, keys: list[str], **facts) -> None:
         "sha256": {name: _sha256(index_dir / name) for name in _data_files(index_dir, files)},
         "dim": int(index.vectors.shape[1]),
         "chunks": len(index.chunks),
+        "sentences": len(index.sentence_vectors),
         **facts,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "versions": {
@@ -370,7 +383,7 @@ def _current_manifest(index_dir: Path, expected: dict) -> tuple[dict | None, str
 
 def _check_files(index_dir: Path, manifest: dict) -> None:
     hashes = manifest["sha256"]
-    for role in ("chunks", "vectors", "centroids", "keys", "vocabulary", "state", "dense", "bm25"):
+    for role in ("chunks", "vectors", "centroids", "sentences", "keys", "vocabulary", "state", "dense", "bm25"):
         name = manifest["files"].get(role)
         if not name or not (index_dir / str(name)).exists():
             raise IndexUnavailable(f"indeksfilen {index_dir / str(name)} mangler")
@@ -389,8 +402,10 @@ def _load_built(settings: Settings, manifest: dict) -> Index:
     try:
         chunks = [Chunk(**c) for c in json.loads((index_dir / files["chunks"]).read_text("utf-8"))]
         # Plain arrays over the mapped files: np.memmap's own slicing costs more than the search.
-        rows = np.asarray(np.load(index_dir / files["vectors"], mmap_mode="r"))  # chunks, then cases
-        vectors, case_vectors = rows[: len(chunks)], rows[len(chunks) :]
+        rows = np.asarray(np.load(index_dir / files["vectors"], mmap_mode="r"))  # chunks, cases, sentences
+        sentence_starts = np.load(index_dir / files["sentences"])
+        sentences_at = len(rows) - int(sentence_starts[-1])
+        vectors, case_vectors, sentence_vectors = rows[: len(chunks)], rows[len(chunks) : sentences_at], rows[sentences_at:]
         centroids = np.asarray(np.load(index_dir / files["centroids"], mmap_mode="r"))
         analyzer = Analyzer(json.loads((index_dir / files["vocabulary"]).read_text("utf-8")))
         state = zlib.decompress((index_dir / files["state"]).read_bytes())  # checked by SHA-256 above
@@ -398,11 +413,14 @@ def _load_built(settings: Settings, manifest: dict) -> Index:
         dense = faiss.read_index(str(index_dir / files["dense"]), faiss.IO_FLAG_MMAP_IFC)
         bm25 = bm25s.BM25.load(index_dir / files["bm25"], mmap=True, show_progress=False)
         bm25.scores.update({k: np.asarray(v) for k, v in bm25.scores.items() if isinstance(v, np.memmap)})
-    except (OSError, KeyError, TypeError, ValueError, EOFError, RuntimeError, pickle.UnpicklingError, zlib.error) as exc:
+    except (OSError, KeyError, IndexError, TypeError, ValueError, EOFError, RuntimeError, pickle.UnpicklingError,
+            zlib.error) as exc:
         raise IndexUnavailable(f"indekset i {index_dir} kan ikke læses: {exc}") from exc
-    if not len(chunks) == len(vectors) == dense.ntotal == manifest.get("chunks") or vectors.shape[1:] != (manifest.get("dim"),):
+    if not len(chunks) == len(vectors) == dense.ntotal == manifest.get("chunks") == len(sentence_starts) - 1 \
+            or len(sentence_vectors) != manifest.get("sentences") or vectors.shape[1:] != (manifest.get("dim"),):
         raise IndexUnavailable(f"indekset i {index_dir} hænger ikke sammen: {len(chunks)} afsnit, {len(rows)} vektorer")
-    index = Index(manifest, corpus, chunks, vectors, dense, bm25, analyzer, word_statistics, case_vectors, centroids)
+    index = Index(manifest, corpus, chunks, vectors, dense, bm25, analyzer, word_statistics, case_vectors,
+                  sentence_vectors, sentence_starts, centroids)
     if not len(index.case_vectors) == len(index.case_centroids) == len(index.case_ids):
         raise IndexUnavailable(f"indekset i {index_dir} hænger ikke sammen: {len(index.case_ids)} enheder, "
                                f"{len(index.case_vectors)} enhedsvektorer, {len(index.case_centroids)} centroider")
