@@ -16,19 +16,20 @@ class ConfidenceModel(BaseModel):
     """Weights of the logistic confidence (``search/judge.py`` explains each feature), fitted
     by ``bench/calibrate.py`` on the calibration queries in ``bench/calibration/``."""
 
-    bias: float = Field(-42.153, ge=-500, le=500)
-    dense_z: float = Field(0.808, ge=-500, le=500)  # query-passage cosine against the corpus's spread
-    case_z: float = Field(0.838, ge=-500, le=500)  # the same for the passage's whole case
-    dense_mean: float = Field(39.955, ge=-500, le=500)  # the query's mean cosine over the corpus
-    lexical: float = Field(1.165, ge=-500, le=500)  # IDF share of the query's terms in the passage (Danish)
-    coverage: float = Field(4.09, ge=-500, le=500)  # share of the query's terms the corpus knows (Danish)
-    cognates: float = Field(-2.382, ge=-500, le=500)  # share of English words with a catalogue cognate
-    cognate_topic: float = Field(1.476, ge=-500, le=500)  # how catalogue-typical the best cognate is
-    topic_mean: float = Field(0.809, ge=-500, le=500)  # content words: catalogues vs general Danish
-    topic_max: float = Field(0.807, ge=-500, le=500)  # the query's most catalogue-like word
-    function_words: float = Field(4.042, ge=-500, le=500)  # function words: catalogues vs general Danish
-    english: float = Field(5.14, ge=-500, le=500)  # share of English words
-    relative_power: float = Field(10.0, ge=0, le=20)  # a hit's share of the best hit's score, to this power
+    bias: float = Field(-90.757, ge=-500, le=500)
+    dense_z: float = Field(-0.249, ge=-500, le=500)  # query-passage cosine against the corpus's spread
+    case_z: float = Field(1.572, ge=-500, le=500)  # the same for the passage's whole case
+    dense_mean: float = Field(11.693, ge=-500, le=500)  # the query's mean cosine over the corpus
+    lexical: float = Field(-0.004, ge=-500, le=500)  # IDF share of the query's terms in the passage (Danish)
+    coverage: float = Field(6.492, ge=-500, le=500)  # share of the query's terms the corpus knows (Danish)
+    cognates: float = Field(-5.461, ge=-500, le=500)  # share of English words with a catalogue cognate
+    cognate_topic: float = Field(1.459, ge=-500, le=500)  # how catalogue-typical the best cognate is
+    topic_mean: float = Field(0.145, ge=-500, le=500)  # content words: catalogues vs general Danish
+    topic_max: float = Field(1.318, ge=-500, le=500)  # the query's most catalogue-like word
+    function_words: float = Field(4.658, ge=-500, le=500)  # function words: catalogues vs general Danish
+    english: float = Field(13.648, ge=-500, le=500)  # share of English words
+    sentence: float = Field(80.795, ge=-500, le=500)  # cosine with the passage's closest sentence
+    relative_power: float = Field(8.75, ge=0, le=20)  # a hit's share of the best hit's score, to this power
 
 
 class Settings(BaseSettings):
