@@ -26,11 +26,11 @@ def flagged(engine) -> dict[str, list[bool]]:
 
 
 def test_most_held_out_off_topic_queries_are_flagged(flagged):
-    # 87.6 % as shipped (bench/calibration/report.md). The held-out third includes queries written
-    # after the features, by writers who did not know them: on those the judge before sentence
-    # vectors, refitted, flagged 84 %.
+    # 91.1 % as shipped (bench/calibration/report.md). The held-out third includes queries written
+    # after the features, by writers who did not know them; without the sentence features,
+    # refitted, the judge flags 84.0 %.
     assert len(flagged["off"]) > 200
-    assert sum(flagged["off"]) / len(flagged["off"]) >= 0.86
+    assert sum(flagged["off"]) / len(flagged["off"]) >= 0.90
 
 
 def test_held_out_on_topic_queries_are_rarely_flagged(flagged):

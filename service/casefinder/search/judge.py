@@ -24,6 +24,9 @@ Per query:
   own situation.
 - ``dense_mean``: its mean cosine over a fixed sample of the corpus's chunks: how near the
   query is to the catalogues as a whole, whatever passage it lands on.
+- ``sentence_mean``: the same over a fixed sample of the corpus's sentences. A query is one
+  sentence or less; how near it lies to the catalogues' sentences in general tells a question
+  in their language and subject matter from one in another's.
 Per hit:
 - ``dense_z``: the passage's cosine with the query, in standard deviations above the query's
   mean cosine over a fixed sample of the corpus's chunks: how far the passage stands out from
@@ -65,7 +68,7 @@ REFERENCE_SAMPLE = 2048  # chunks whose cosines describe "the corpus" for a quer
 FLOOR = 1e-7  # frequency of a word never seen, in either source
 JUDGED_CASES = 10  # a query is judged on its best this many cases (bench/calibrate.py fits on them)
 FEATURES = ("dense_z", "case_z", "dense_mean", "lexical", "coverage", "cognates", "cognate_topic", "topic_mean",
-            "topic_max", "function_words", "english", "sentence")
+            "topic_max", "function_words", "english", "sentence", "sentence_mean")
 
 
 @lru_cache
@@ -105,6 +108,7 @@ class QueryEvidence:
     function_words: float
     dense_mean: float
     dense_sd: float
+    sentence_mean: float
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,8 @@ class Evidence:
         q, danish = self.query, 1.0 - self.query.english
         return [self.dense_z, self.case_z, q.dense_mean, self.lexical * danish, q.known * danish,
                 q.cognates * q.english, q.cognate_topic * q.english, q.topic_mean * danish,
-                q.topic_max * danish, q.function_words * danish, q.english, self.sentence]
+                q.topic_max * danish, q.function_words * danish, q.english, self.sentence,
+                q.sentence_mean]
 
 
 def logistic(x: float) -> float:
@@ -145,10 +150,15 @@ class Judge:
             if len(word) >= COGNATE_PREFIX:
                 prefix, topic = word[:COGNATE_PREFIX], self._topicality(word)
                 self._prefix_topic[prefix] = max(topic, self._prefix_topic.get(prefix, topic))
-        rng = np.random.default_rng(0)
-        n = len(index.vectors)
-        sample = np.sort(rng.choice(n, size=min(n, REFERENCE_SAMPLE), replace=False)) if n else np.arange(0)
-        self._reference = np.ascontiguousarray(index.vectors[sample])
+        self._reference = self._sample(index.vectors)
+        self._sentence_reference = self._sample(index.sentence_vectors)
+
+    @staticmethod
+    def _sample(vectors: np.ndarray) -> np.ndarray:
+        """A fixed sample of REFERENCE_SAMPLE rows: the same for every worker and every start."""
+        n = len(vectors)
+        rows = np.sort(np.random.default_rng(0).choice(n, size=min(n, REFERENCE_SAMPLE), replace=False)) if n else []
+        return np.ascontiguousarray(vectors[rows])
 
     # ------------------------------------------------------------------ lexical statistics
 
@@ -205,12 +215,14 @@ class Judge:
         topic = [self._topicality(t) for t in content] or [0.0]
         function_words = [self._topicality(t) for t in function] or [0.0]
         cosines = self._reference @ qvec if len(self._reference) else np.zeros(1)
+        sentences = self._sentence_reference @ qvec if len(self._sentence_reference) else np.zeros(1)
         cognates, cognate_topic = self._cognates(tokens)
         return QueryEvidence(
             vector=qvec, terms=terms, known=known, english=english_share(tokens), cognates=cognates,
             cognate_topic=cognate_topic, topic_mean=float(np.mean(topic)),
             topic_max=float(max(topic)), function_words=float(np.mean(function_words)),
             dense_mean=float(cosines.mean()), dense_sd=float(cosines.std()) or 1.0,
+            sentence_mean=float(sentences.mean()),
         )
 
     def evidence(self, query: QueryEvidence, chunk: int, dense: float) -> Evidence:
