@@ -44,12 +44,15 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "bench" / "calibration" / "queries.jsonl"
 PARAPHRASES = ROOT / "bench" / "calibration" / "paraphrases.jsonl"
 REPORT = ROOT / "bench" / "calibration" / "report.md"
-TARGET_FALSE_FLAGS = 0.025
+# Cross-validated on the fit split, as many off-topic queries are flagged where 2 % of on-topic
+# ones are as where 3 % are (89.8 %, 90.0 %), so the bias takes the lower.
+TARGET_FALSE_FLAGS = 0.02
 # The L2 penalty on the standardised slopes. ``--cv`` measures each candidate by 5-fold
-# cross-validation within the fit split (the held-out third is not read): 0.001 flagged the
-# most off-topic queries, averaged over 2 % and 3 % of on-topic ones flagged (89.5 %, 90.2 %;
-# 0.01: 85.0 %, 88.3 %). With 1,035 fit queries for 13 slopes, little penalty is needed.
-L2 = 0.001
+# cross-validation within the fit split (the held-out third is not read): 0.0003 flagged the
+# most off-topic queries, averaged over 2 % and 3 % of on-topic ones flagged (89.8 %, 90.0 %;
+# 0.0001 the same, 0.01: 85.2 %, 87.3 %). With 1,035 fit queries for 13 slopes, little penalty
+# is needed.
+L2 = 0.0003
 L2_CANDIDATES = (0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03)
 
 

@@ -16,20 +16,20 @@ class ConfidenceModel(BaseModel):
     """Weights of the logistic confidence (``search/judge.py`` explains each feature), fitted
     by ``bench/calibrate.py`` on the calibration queries in ``bench/calibration/``."""
 
-    bias: float = Field(-89.029, ge=-500, le=500)
-    dense_z: float = Field(0.51, ge=-500, le=500)  # query-passage cosine against the corpus's spread
-    case_z: float = Field(0.788, ge=-500, le=500)  # the same for the passage's whole case
-    dense_mean: float = Field(-51.397, ge=-500, le=500)  # the query's mean cosine over the corpus
-    lexical: float = Field(0.855, ge=-500, le=500)  # IDF share of the query's terms in the passage (Danish)
-    coverage: float = Field(5.072, ge=-500, le=500)  # share of the query's terms the corpus knows (Danish)
-    cognates: float = Field(-4.501, ge=-500, le=500)  # share of English words with a catalogue cognate
-    cognate_topic: float = Field(1.197, ge=-500, le=500)  # how catalogue-typical the best cognate is
-    topic_mean: float = Field(0.638, ge=-500, le=500)  # content words: catalogues vs general Danish
-    topic_max: float = Field(1.078, ge=-500, le=500)  # the query's most catalogue-like word
-    function_words: float = Field(4.688, ge=-500, le=500)  # function words: catalogues vs general Danish
-    english: float = Field(12.418, ge=-500, le=500)  # share of English words
-    sentence: float = Field(46.712, ge=-500, le=500)  # cosine with the passage's closest sentence
-    sentence_mean: float = Field(99.229, ge=-500, le=500)  # the query's mean cosine over the corpus's sentences
+    bias: float = Field(-93.153, ge=-500, le=500)
+    dense_z: float = Field(0.407, ge=-500, le=500)  # query-passage cosine against the corpus's spread
+    case_z: float = Field(0.885, ge=-500, le=500)  # the same for the passage's whole case
+    dense_mean: float = Field(-68.09, ge=-500, le=500)  # the query's mean cosine over the corpus
+    lexical: float = Field(0.895, ge=-500, le=500)  # IDF share of the query's terms in the passage (Danish)
+    coverage: float = Field(6.066, ge=-500, le=500)  # share of the query's terms the corpus knows (Danish)
+    cognates: float = Field(-4.834, ge=-500, le=500)  # share of English words with a catalogue cognate
+    cognate_topic: float = Field(1.228, ge=-500, le=500)  # how catalogue-typical the best cognate is
+    topic_mean: float = Field(0.53, ge=-500, le=500)  # content words: catalogues vs general Danish
+    topic_max: float = Field(1.199, ge=-500, le=500)  # the query's most catalogue-like word
+    function_words: float = Field(6.37, ge=-500, le=500)  # function words: catalogues vs general Danish
+    english: float = Field(13.546, ge=-500, le=500)  # share of English words
+    sentence: float = Field(53.277, ge=-500, le=500)  # cosine with the passage's closest sentence
+    sentence_mean: float = Field(113.315, ge=-500, le=500)  # the query's mean cosine over the corpus's sentences
     relative_power: float = Field(8.75, ge=0, le=20)  # a hit's share of the best hit's score, to this power
 
 

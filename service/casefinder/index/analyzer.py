@@ -17,10 +17,21 @@ _TOKEN = re.compile(r"[0-9a-zæøåéü]+", re.I)
 MIN_PART = 4  # shortest compound part we trust ("medicin|udlevering", not "af|tale")
 
 
+def _word_list(name: str) -> frozenset[str]:
+    return frozenset(fold(w) for w in resources.files("casefinder.data").joinpath(name).read_text("utf-8").split())
+
+
+@lru_cache
+def function_words() -> frozenset[str]:
+    """Danish function words: pronouns, prepositions, question words and the like."""
+    return _word_list("stopwords_da.txt")
+
+
 @lru_cache
 def stop_words() -> frozenset[str]:
-    text = resources.files("casefinder.data").joinpath("stopwords_da.txt").read_text("utf-8")
-    return frozenset(fold(w) for w in text.split())
+    """Words search ignores: the function words, and "kommune" in its forms, which nearly every
+    case and every query about a municipality has."""
+    return function_words() | _word_list("stopwords_domain_da.txt")
 
 
 @lru_cache

@@ -60,7 +60,7 @@ from wordfreq import get_frequency_dict, word_frequency
 
 from ..config import ConfidenceModel
 from ..corpus.text_tools import fold
-from ..index.analyzer import stem, stop_words, words
+from ..index.analyzer import function_words, stem, stop_words, words
 from ..index.store import Index
 
 COGNATE_PREFIX = 5  # letters an English word shares with a catalogue word to count as known
@@ -210,17 +210,17 @@ class Judge:
         """``tokens``: the query through the index's analyzer (the BM25 terms)."""
         terms, known = self.term_weights(tokens)
         tokens = [t for t in words(query) if not t.isdigit()]
-        function = [t for t in tokens if fold(t) in stop_words()]
+        function = [t for t in tokens if fold(t) in function_words()]  # "kommunen" is neither kind
         content = [t for t in tokens if fold(t) not in stop_words() and len(t) > 1]
         topic = [self._topicality(t) for t in content] or [0.0]
-        function_words = [self._topicality(t) for t in function] or [0.0]
+        function_topic = [self._topicality(t) for t in function] or [0.0]
         cosines = self._reference @ qvec if len(self._reference) else np.zeros(1)
         sentences = self._sentence_reference @ qvec if len(self._sentence_reference) else np.zeros(1)
         cognates, cognate_topic = self._cognates(tokens)
         return QueryEvidence(
             vector=qvec, terms=terms, known=known, english=english_share(tokens), cognates=cognates,
             cognate_topic=cognate_topic, topic_mean=float(np.mean(topic)),
-            topic_max=float(max(topic)), function_words=float(np.mean(function_words)),
+            topic_max=float(max(topic)), function_words=float(np.mean(function_topic)),
             dense_mean=float(cosines.mean()), dense_sd=float(cosines.std()) or 1.0,
             sentence_mean=float(sentences.mean()),
         )
