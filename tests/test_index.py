@@ -138,3 +138,18 @@ def test_chunking_is_deterministic(settings):
     a = chunk_cases(corpus.cases[:20], settings.chunk_size, settings.chunk_overlap)
     b = chunk_cases(corpus.cases[:20], settings.chunk_size, settings.chunk_overlap)
     assert [c.to_dict() for c in a] == [c.to_dict() for c in b]
+
+
+@pytest.mark.parametrize("module", ["index/sentences.py", "index/chunking.py"])
+def test_the_code_that_cuts_the_stored_texts_belongs_to_the_index(module, tmp_path):
+    """Chunks and sentences are cut at build time and read back by position (an answer finds a
+    sentence's vector by its place in its chunk): changing the code that cuts them must make the
+    index stale, not misread."""
+    from casefinder.index import store
+
+    package = tmp_path / "casefinder"
+    shutil.copytree(Path(store.__file__).resolve().parents[1], package)
+    before = store.code_fingerprint(package)
+    with open(package / module, "a") as f:
+        f.write("# changed\n")
+    assert store.code_fingerprint(package) != before

@@ -27,8 +27,3 @@ def quotable(piece: str) -> bool:
     """A whole sentence: not a heading, not headings run together, and not the end of a
     sentence that began before the passage (a chunk's first words may continue one)."""
     return MIN_SENTENCE <= len(piece) <= MAX_SENTENCE and re.match(r"[A-ZÆØÅ0-9\"“]", piece) is not None
-
-
-def split_sentences(text: str) -> list[str]:
-    """Whole sentences only (what an extractive answer may quote)."""
-    return [p for p in sentence_pieces(text) if quotable(p)]

@@ -61,7 +61,7 @@ _OWN_FILE = re.compile(r"(chunks-[0-9a-f]{12}\.json|keys-[0-9a-f]{12}\.json|vect
                        r"|centroids-[0-9a-f]{12}\.npy|sentences-[0-9a-f]{12}\.npy|vocabulary-[0-9a-f]{12}\.json"
                        r"|state-[0-9a-f]{12}\.pickle|corpus-[0-9a-f]{12}\.pickle|dense-[0-9a-f]{12}\.faiss"
                        r"|bm25-[0-9a-f]{12}|embedded-\d+-\d+\.npz|\.building-.+)")
-_CODE_THAT_SHAPES_CHUNKS = ("corpus", "index/chunking.py", "index/analyzer.py", "data")
+_CODE_THAT_SHAPES_CHUNKS = ("corpus", "index/chunking.py", "index/sentences.py", "index/analyzer.py", "data")
 
 
 class IndexUnavailable(RuntimeError):
@@ -92,9 +92,10 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def code_fingerprint() -> str:
-    """Hash of the code that decides what the chunks are; changing it re-chunks."""
-    root = Path(__file__).resolve().parents[1]
+def code_fingerprint(package: Path | None = None) -> str:
+    """Hash of the code that decides what the chunks and their sentences are; changing it
+    re-chunks. ``package``: the casefinder package folder (this one by default)."""
+    root = package or Path(__file__).resolve().parents[1]
     h = hashlib.sha256()
     for rel in _CODE_THAT_SHAPES_CHUNKS:
         base = root / rel
