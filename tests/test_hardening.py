@@ -286,6 +286,21 @@ def test_a_misspelt_filter_is_an_error_not_an_unfiltered_search(client, path, bo
     assert r.status_code == 422 and field in r.json()["error"]["message"]
 
 
+@pytest.mark.parametrize("path,body,field", [
+    ("/api/search", {"q": "jobcenter", "municipality": ["Odense Kommune"]}, "municipality"),
+    ("/api/ask", {"question": "jobcenter", "catalogue": ["kl-samarbejde-2019"]}, "catalogue"),
+])
+def test_a_filter_outside_filters_is_an_error_not_an_unfiltered_search(client, path, body, field):
+    r = client.post(path, json=body)
+    assert r.status_code == 422 and r.json()["error"]["message"] == f"Ukendt felt '{field}'."
+
+
+def test_a_misspelt_query_parameter_is_an_error_not_an_unfiltered_search(client):
+    r = client.get("/api/search", params={"q": "jobcenter", "municipalty": "Odense Kommune"})
+    assert r.status_code == 422 and r.json()["error"]["message"] == "Ukendt parameter 'municipalty'."
+    assert client.get("/api/search", params={"q": "jobcenter", "municipality": "Odense Kommune", "k": 3}).status_code == 200
+
+
 @pytest.mark.parametrize("path,body", [("/api/search", {"q": "hjemmepleje", "k": True}),
                                        ("/api/ask", {"question": "hjemmepleje", "k": True})])
 def test_k_must_be_a_number_not_true(client, path, body):

@@ -61,6 +61,8 @@ class Filters(BaseModel):
 
 
 class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # {"municipality": [...]} outside filters is an error
+
     q: str
     k: StrictInt = 10  # strict: true is not 1
     filters: Filters = Field(default_factory=Filters)
@@ -80,6 +82,8 @@ class SearchResponse(BaseModel):
 
 
 class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     question: str
     k: StrictInt = 5
     stream: bool = False

@@ -59,6 +59,9 @@ _VALIDATION_MESSAGES = {
 }
 
 
+SEARCH_PARAMETERS = {"q", "k", "per_case", *schemas.Filters.model_fields}
+
+
 def _validation_message(exc: RequestValidationError) -> str:
     first = exc.errors()[0] if exc.errors() else {}
     field = ".".join(str(p) for p in first.get("loc", ())[1:]) or "body"
@@ -166,6 +169,9 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
         area: Annotated[list[str], Query()] = [],
         kind: Annotated[list[str], Query()] = [],
     ):
+        unknown = sorted(set(request.query_params) - SEARCH_PARAMETERS)
+        if unknown:  # a misspelt filter is an error, not an unfiltered search (as in the POST body)
+            return error_response(422, "invalid_request", f"Ukendt parameter '{unknown[0]}'.")
         filters = schemas.Filters(municipality=municipality, catalogue=catalogue, area=area, kind=kind)
         result = engine.search(q if q is not None else "", k, filters, per_case)
         request.state.hits = len(result.hits)
