@@ -166,16 +166,20 @@ def set_bias(rows: list[dict], beta: np.ndarray, target: float = TARGET_FALSE_FL
     return np.r_[-pos[allowed] + 1e-3, beta[1:]]
 
 
+def flagged_by_label(rows: list[dict], beta: np.ndarray) -> tuple[list[bool], list[bool]]:
+    """Whether each off-topic and each on-topic query of ``rows`` is flagged no_match."""
+    flagged = {label: [best_logit(r, beta) < 0 for r in rows if r["label"] == label] for label in ("off", "on")}
+    return flagged["off"], flagged["on"]
+
+
 def table(rows: list[dict], beta: np.ndarray) -> tuple[str, dict]:
     def flagged(r):
         return best_logit(r, beta) < 0
 
     out, figures = [], {}
     for split in ("fit", "holdout"):
-        part = [r for r in rows if r["split"] == split]
-        pos, neg = [r for r in part if r["label"] == "on"], [r for r in part if r["label"] == "off"]
-        nf = sum(map(flagged, neg)) / len(neg)
-        pf = sum(map(flagged, pos)) / len(pos)
+        neg, pos = flagged_by_label([r for r in rows if r["split"] == split], beta)
+        nf, pf = sum(neg) / len(neg), sum(pos) / len(pos)
         figures[split] = {"negatives_flagged": round(nf, 3), "positives_wrongly_flagged": round(pf, 3),
                           "negatives": len(neg), "positives": len(pos)}
         out.append(f"| {split} | {len(neg)} | {nf:.1%} | {len(pos)} | {pf:.1%} |")
@@ -193,8 +197,7 @@ def table(rows: list[dict], beta: np.ndarray) -> tuple[str, dict]:
 
 
 def fresh_line(rows: list[dict], beta: np.ndarray) -> str:
-    off = [best_logit(r, beta) < 0 for r in rows if r["label"] == "off"]
-    on = [best_logit(r, beta) < 0 for r in rows if r["label"] == "on"]
+    off, on = flagged_by_label(rows, beta)
     return (f"Fresh queries (`fresh.jsonl`, never fitted on): off-topic flagged {np.mean(off):.1%} of {len(off)}, "
             f"on-topic wrongly flagged {np.mean(on):.1%} ({sum(on)} of {len(on)}).")
 

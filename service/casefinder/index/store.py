@@ -287,13 +287,10 @@ def save_index(index_dir: Path, index: Index, keys: list[str], **facts) -> None:
     _write_atomic(index_dir / files["chunks"], json.dumps([c.to_dict() for c in index.chunks], ensure_ascii=False).encode())
     _write_atomic(index_dir / files["vocabulary"], json.dumps(sorted(index.analyzer.vocabulary), ensure_ascii=False).encode())
     _write_atomic(index_dir / files["keys"], json.dumps(keys).encode())
+    _save_array(index_dir / files["vectors"], np.concatenate([index.vectors, index.case_vectors, index.sentence_vectors]))
+    _save_array(index_dir / files["sentences"], np.asarray(index.sentence_starts, dtype=np.int64))
+    _save_array(index_dir / files["centroids"], index.case_centroids)
     tmp = index_dir / f".building-{os.getpid()}"
-    np.save(f"{tmp}.npy", np.concatenate([index.vectors, index.case_vectors, index.sentence_vectors]).astype(np.float32))
-    os.replace(f"{tmp}.npy", index_dir / files["vectors"])
-    np.save(f"{tmp}.npy", np.asarray(index.sentence_starts, dtype=np.int64))
-    os.replace(f"{tmp}.npy", index_dir / files["sentences"])
-    np.save(f"{tmp}.npy", np.asarray(index.case_centroids, dtype=np.float32))
-    os.replace(f"{tmp}.npy", index_dir / files["centroids"])
     faiss.write_index(index.dense, f"{tmp}.faiss")
     os.replace(f"{tmp}.faiss", index_dir / files["dense"])
     shutil.rmtree(tmp, ignore_errors=True)
@@ -336,6 +333,14 @@ def _save_batch(index_dir: Path, keys: list[str], vectors: np.ndarray) -> None:
 def _write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".building-{os.getpid()}-{path.name}")
     tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _save_array(path: Path, array: np.ndarray) -> None:
+    """As _write_atomic, for an .npy file (written straight to disk: the vectors can be large);
+    floats as float32, what the index maps on load."""
+    tmp = path.with_name(f".building-{os.getpid()}-{path.name}")
+    np.save(tmp, array.astype(np.float32) if array.dtype.kind == "f" else array)
     os.replace(tmp, path)
 
 
