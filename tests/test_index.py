@@ -15,6 +15,20 @@ from casefinder.index.embedders import EmbedderError, load_embedder
 from casefinder.index.sentences import sentence_pieces
 from casefinder.index.store import MANIFEST, IndexUnavailable, build_index, corpus_hashes, expected_manifest, load_index
 
+# The bundled engine approximates 1/sqrt with the CPU's rsqrt instruction, whose last bits differ
+# between processors: re-embedded on another CPU, the index's 11,833 vectors differ by up to 3.1e-3
+# per component but keep a cosine >= 0.99988 with the shipped ones (docs/scaling.md). Distinct
+# chunks of the index reach at most 0.990, so 0.999 tells "this text's vector" from "another
+# text's" on every CPU, with 8x the measured spread to spare.
+SAME_TEXT_COSINE = 0.999
+
+
+def embeds_same_text(fresh: np.ndarray, stored: np.ndarray) -> np.ndarray:
+    """Row by row: is the stored vector the embedding of the text that ``fresh`` embeds?"""
+    stored = np.asarray(stored, dtype=np.float32)
+    cosines = (fresh * stored).sum(axis=1) / (np.linalg.norm(fresh, axis=1) * np.linalg.norm(stored, axis=1))
+    return cosines >= SAME_TEXT_COSINE
+
 
 def test_shipped_index_matches_corpus_model_and_chunking(engine, settings):
     # index/ as committed must fit the bundled corpus, the model and the chunking code,
@@ -30,8 +44,17 @@ def test_stored_vectors_are_the_bundled_models_embeddings(engine):
     chunks = engine.index.chunks
     sample = [0, len(chunks) // 2, len(chunks) - 1]
     fresh = engine.embedder.embed_passages([chunks[i].embed_text for i in sample])
-    stored = engine.index.vectors[sample]
-    assert np.allclose(fresh, stored, atol=1e-4)
+    assert embeds_same_text(fresh, engine.index.vectors[sample]).all()
+
+
+def test_the_vector_check_refuses_another_texts_vector(engine):
+    # The neighbouring chunk of the same case overlaps the text and is its nearest vector: the
+    # check must still tell them apart, or the tests above could pass on a shifted index.
+    chunks = engine.index.chunks
+    sample = [i for i in range(0, len(chunks) - 1, len(chunks) // 8) if chunks[i].case_id == chunks[i + 1].case_id]
+    fresh = engine.embedder.embed_passages([chunks[i].embed_text for i in sample])
+    assert len(sample) >= 3
+    assert not embeds_same_text(fresh, engine.index.vectors[[i + 1 for i in sample]]).any()
 
 
 def test_each_case_has_a_vector_of_its_opening(engine, settings):
@@ -39,7 +62,7 @@ def test_each_case_has_a_vector_of_its_opening(engine, settings):
     assert len(index.case_vectors) == len(index.case_ids) == len(engine.corpus.cases)
     sample = [0, len(index.case_ids) // 2, len(index.case_ids) - 1]
     openings = [case_opening(engine.corpus.case(index.case_ids[i]), settings.case_opening_chars) for i in sample]
-    assert np.allclose(engine.embedder.embed_passages(openings), index.case_vectors[sample], atol=1e-4)
+    assert embeds_same_text(engine.embedder.embed_passages(openings), index.case_vectors[sample]).all()
 
 
 def test_each_case_has_the_normalised_mean_of_its_chunks_stored(engine):
@@ -58,7 +81,7 @@ def test_each_chunks_sentences_are_stored_embedded_one_by_one(engine):
         sentences = sentence_pieces(index.chunks[c].text)
         stored = index.sentence_vectors[index.sentence_starts[c] : index.sentence_starts[c + 1]]
         assert len(stored) == len(sentences)
-        assert np.allclose(engine.embedder.embed_passages(sentences), stored, atol=1e-4)
+        assert embeds_same_text(engine.embedder.embed_passages(sentences), stored).all()
 
 
 def test_the_large_index_files_are_memory_mapped_so_workers_share_them(settings, engine):
