@@ -15,8 +15,8 @@ _ROLE_SUFFIXES = (
     "specialist", "rådgiver", "partner", "formand", "sekretær", "fuldmægtig", "projektleder",
 )
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}", re.I)
-_AMOUNT = re.compile(
-    r"(?:\d[\d.,]*\s*(?:mio\.?|mia\.?|millioner|milliarder|mill\.)?\s*kr\b\.?|kr\.\s*\d[\d.,]*(?:\s*(?:mio|mia)\.?)?)",
+AMOUNT = re.compile(
+    r"(?:\d[\d.,]*\s*(?:mio\.?|mia\.?|mil\.|millioner|milliarder|mill\.)?\s*kr\b\.?|kr\.\s*\d[\d.,]*(?:\s*(?:mio|mia)\.?)?)",
     re.I,
 )
 
@@ -81,11 +81,26 @@ def _person_name(before: str) -> str:
             run.insert(0, word.strip(",."))
         else:
             break
+    # The name follows the last title or place before it: "Silkeborg Kommune Afdelingsleder Ann Tversted".
+    cut = max((i + 1 for i, w in enumerate(run) if w.lower().endswith(_ROLE_SUFFIXES) or w in ("Kommune", "Region")), default=0)
+    run = run[cut:] if cut < len(run) else run
     while run and run[0].lower().endswith(_ROLE_SUFFIXES):
         run.pop(0)
     while run and run[-1].lower().endswith(_ROLE_SUFFIXES):
         run.pop()
     return " ".join(run[-4:])
+
+
+_NOT_A_NAME = re.compile(r"\b(?:kommune|region|tlf|telefon|e-?mail|mobil)\b", re.I)
+
+
+def _name_in(line: str) -> str:
+    """The person in a contact line: its first part ("Rikke Melsvik, chefkonsulent …"), else the
+    first later part that is a name of two words or more ("Ældrechef, Hans Bækvang",
+    "Jesper Tangbæk. E-mail: …")."""
+    parts = [p for p in re.split(r"[,;:]\s*|(?<=\w\w)\.\s+", line) if p.strip()]
+    names = [n for n in map(_person_name, parts) if n and not _NOT_A_NAME.search(n)]
+    return next((n for n in names if len(n.split()) >= 2), names[0] if names else "")
 
 
 def find_contacts(text: str) -> list[Contact]:
@@ -100,7 +115,7 @@ def find_contacts(text: str) -> list[Contact]:
         intro = list(re.finditer(r"Kontakt(?:person)?\s*:?\s*", window))
         context = window[intro[-1].end() :] if intro else window.splitlines()[-1] if window.strip() else ""
         line = re.split(r"[(\n]|,\s*(?=[a-zæøå\w.-]+@)", context.strip())[0]
-        name = _person_name(line.split(",")[0])
+        name = _name_in(line)
         label = re.sub(r"\s+", " ", (context + email)).strip(" (")
         contacts.append(Contact(name=name, email=email, text=label[:200]))
     return contacts
@@ -109,5 +124,5 @@ def find_contacts(text: str) -> list[Contact]:
 def find_money(text: str, limit: int = 6) -> list[str]:
     """Sentences that state amounts of money, most specific first in document order."""
     sentences = re.split(r"(?<=[.!?])\s+(?=[A-ZÆØÅ0-9])|\n\n", text)
-    hits = [re.sub(r"\s+", " ", s).strip() for s in sentences if _AMOUNT.search(s)]
+    hits = [re.sub(r"\s+", " ", s).strip() for s in sentences if AMOUNT.search(s)]
     return [h if len(h) <= 240 else h[:237] + "…" for h in hits[:limit]]

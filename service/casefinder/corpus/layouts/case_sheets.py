@@ -19,6 +19,33 @@ _SHEET_SUBHEADINGS = re.compile(
 )
 
 
+_PAGE_DATE = re.compile(
+    r"^(?:januar|februar|marts|april|maj|juni|juli|august|september|oktober|november|december) \d{4}$", re.I)
+
+
+def _starts_next_case(line: str, following: str) -> bool:
+    """A line right under the contact fields that is the next sheet's title, not more of the
+    contact: no field, no address, and a blank line after it (" Contract Management")."""
+    text = line.strip()
+    return (not _FIELD.match(line) and "@" not in text and not following.strip()
+            and text[:1].isupper() and not text.endswith((".", ",", ")")))
+
+
+def _page_furniture(line: str) -> bool:
+    """The running footer and the date under it ("B17-katalog  Side 57 af 198", "April 2016")."""
+    return bool(FOOTER.match(line) or _PAGE_DATE.match(line.strip()))
+
+
+def _title_lines(lines: list[tuple[int, int, str]], first: int) -> str:
+    """A title wrapped over two lines ("… uddannelseshjælpsmodta-" / "gere") read as one."""
+    title = lines[first][2].strip()
+    if first + 2 < len(lines) and lines[first + 1][2].strip() and not lines[first + 2][2].strip():
+        more = lines[first + 1][2].strip()
+        if len(title) + len(more) <= 200 and more[:1].islower():
+            title = title[:-1] + more if title.endswith("-") else f"{title} {more}"
+    return title
+
+
 def looks_like(raw: str) -> bool:
     return len(_OM_CASEN.findall(raw)) >= 3
 
@@ -46,11 +73,14 @@ def parse(raw: str) -> Layout:
     for m in _OM_CASEN.finditer(raw):
         pos = m.end()
         block_end = pos
-        for s, e, line in lines_of(raw, pos + 1, min(len(raw), pos + 800))[:8]:
+        block = lines_of(raw, pos + 1, min(len(raw), pos + 800))[:8]
+        for k, (s, e, line) in enumerate(block):
             if not line.strip():
                 if block_end > pos:
                     break
                 continue
+            if block_end > pos and _starts_next_case(line, block[k + 1][2] if k + 1 < len(block) else ""):
+                break
             block_end = e
         ends.append((m.start(), block_end))
 
@@ -75,6 +105,7 @@ def parse(raw: str) -> Layout:
             lines = lines[first_label:]
         headings: list[tuple[int, int, str]] = []
         title_line = None
+        lines = [(s, e, "" if _page_furniture(line) else line) for s, e, line in lines]
         for k, (s, e, line) in enumerate(lines):
             text = line.strip()
             if not text:
@@ -101,12 +132,10 @@ def parse(raw: str) -> Layout:
             if intro_end is None:
                 intro_end = headings[0][0]
         else:
-            start = next(
-                (s for s, e, line in lines if line.strip() and not vocabulary_line(line)),
-                prev_end,
-            )
+            first = next((k for k, (s, e, line) in enumerate(lines) if line.strip() and not vocabulary_line(line)), None)
+            start = prev_end if first is None else lines[first][0]
             start += len(raw[start:om_start]) - len(raw[start:om_start].lstrip())
-            title_line = raw[start : raw.find("\n", start)].strip()
+            title_line = raw[start : raw.find("\n", start)].strip() if first is None else _title_lines(lines, first)
             if intro_end is None:
                 intro_end = start
         municipality = None
