@@ -6,9 +6,11 @@ import time
 
 import pytest
 
+from casefinder.answer.answerer import MAX_ANSWER_CHARS
 from casefinder.api.app import create_app
 from casefinder.engine import Casefinder
 from casefinder.index.sentences import quotable, sentence_pieces
+from conftest import ODENSE_ID
 from servers import AppServer, FakeLLM
 
 QUESTIONS = {
@@ -45,17 +47,23 @@ def test_an_answer_cites_only_cases_the_judgement_trusts(engine):
     assert {c.case.id for c in answer.citations} <= confident
 
 
-def test_extractive_answer_is_one_readable_line_per_case(engine):
+def test_extractive_answer_is_short_with_one_line_per_cited_case(engine):
     answer = engine.ask("Hvad har Fællesindkøb Fyn opnået med fælles udbud?")
     lines = answer.answer.splitlines()
-    assert len(lines) == len(answer.citations)
+    assert len(lines) == len(answer.citations) and len(answer.answer) <= MAX_ANSWER_CHARS
     for line, citation in zip(lines, answer.citations):
-        assert line.startswith(citation.case.title) or line.startswith(f"{citation.case.municipality} – ")
         assert f"[{citation.n}]" in line and not re.search(r"\[(?!%d\])\d+\]" % citation.n, line)
+        assert citation.case.title not in line  # the title is on the citation, the answer states facts
     # A heading run into the text (transcripts) never ends up inside a quoted sentence.
     for hit in engine.retriever.search("Hvordan organiserer RISO samarbejdet mellem Ringsted og Sorø?", 10).hits:
         for sentence in filter(quotable, sentence_pieces(hit.text)):
             assert "Overordnet beskrivelse og formål" not in sentence
+
+
+def test_a_contact_question_is_answered_from_the_cases_contacts(engine):
+    answer = engine.ask("Hvem kan jeg kontakte om Odenses samarbejde mellem akutteamet og misbrugscentret?")
+    assert answer.grounded and answer.citations[0].case.id == ODENSE_ID
+    assert "Nina Andersen" in answer.answer and "(nian@odense.dk) [1]" in answer.answer
 
 
 def test_which_municipalities_are_named_from_the_cases(engine):
@@ -122,6 +130,10 @@ def test_llm_prompt_holds_numbered_fenced_passages(llm_engine):
     result = engine.search("Hvem udleverer medicin i weekenden i Odense?", k=5)
     confident = sum(h.confidence >= engine.settings.confidence_threshold for h in result.hits)
     assert user["content"].count("<passage n=") == confident >= 1
+    # The sentences the extractive answer would quote lead their passage, so the model answers from them.
+    extractive = re.sub(r" \[\d+\]", "", engine.ask("Hvem udleverer medicin i weekenden i Odense?", llm=False).answer)
+    leading = re.findall(r"^Svarer: (.+)$", user["content"], re.M)
+    assert leading and all(sentence in extractive for sentence in leading)
     assert "Hvem udleverer medicin" in user["content"]
     assert [c.n for c in answer.citations] == [1]
     fake.close()
@@ -194,3 +206,22 @@ def test_openai_client_talks_to_chat_completions(engine):
         assert "[1]" in streamed and "Kilder:" in streamed
     finally:
         server.close()
+
+
+def test_held_out_factual_questions_are_answered_with_the_fact_and_its_case(engine):
+    # bench/calibration/qa.jsonl: questions with the strings a correct answer holds, written by
+    # writers who saw neither the dev queries nor the answer scorer; the held-out third is never
+    # fitted on. Before the answer scorer: 53 % held the fact and cited its case, the longest 1,357 characters.
+    import sys
+
+    from conftest import ROOT
+    sys.path.insert(0, str(ROOT / "bench"))
+    from calibrate import split_of
+
+    from casefinder.evaluate import evaluate_answers, load_queries, summarise_answers
+
+    held_out = [i for i in load_queries(ROOT / "bench" / "calibration" / "qa.jsonl") if split_of(i["question"]) == "holdout"]
+    summary = summarise_answers(evaluate_answers(held_out, engine.corpus, lambda q: engine.ask(q, llm=False)))["overall"]
+    assert summary["questions"] >= 100
+    assert summary["fact+cites"] >= 0.65
+    assert summary["median_chars"] <= 350 and summary["max_chars"] <= MAX_ANSWER_CHARS

@@ -150,10 +150,12 @@ def cmd_ask(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from .evaluate import evaluate, format_table, load_queries, summarise
+    from .evaluate import evaluate, format_table, is_qa_file, load_queries, summarise
 
     engine = _engine(args)
     queries = load_queries(Path(args.file))
+    if is_qa_file(queries):
+        return _eval_answers(engine, queries, args)
     modes = ["bm25", "dense", "hybrid"] if args.compare else [args.mode]
     report = {}
     for mode in modes:
@@ -164,6 +166,19 @@ def cmd_eval(args) -> int:
             print(format_table(report[mode]))
     if args.json:
         _print_json(report if args.compare else report[args.mode])
+    return 0
+
+
+def _eval_answers(engine, items: list[dict], args) -> int:
+    """A QA file: do the extractive answers hold the facts asked for, and cite their cases?"""
+    from .evaluate import evaluate_answers, format_answer_table, summarise_answers
+
+    summary = summarise_answers(evaluate_answers(items, engine.corpus, lambda q: engine.ask(q, llm=False)))
+    if args.json:
+        _print_json(summary)
+    else:
+        print(f"== svar ({args.file})")
+        print(format_answer_table(summary))
     return 0
 
 
@@ -228,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("eval", help="kør en fil med testsøgninger og udskriv målinger")
+    p = sub.add_parser("eval", help="kør en fil med testsøgninger (eller spørgsmål med svar) og udskriv målinger")
     p.add_argument("file")
     p.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
     p.add_argument("--compare", action="store_true", help="sammenlign bm25, dense og hybrid")

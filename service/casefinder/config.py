@@ -33,6 +33,24 @@ class ConfidenceModel(BaseModel):
     relative_power: float = Field(8.75, ge=0, le=20)  # a hit's share of the best hit's score, to this power
 
 
+class AnswerModel(BaseModel):
+    """Weights of the answer-sentence score (``answer/extractive.py`` explains each feature),
+    fitted by ``bench/answers_quality.py --fit`` on the questions in ``bench/calibration/qa.jsonl``.
+    Only differences between a question's candidates count: the score is a softmax over them."""
+
+    cosine: float = Field(47.2, ge=-500, le=500)
+    context: float = Field(5.118, ge=-500, le=500)
+    overlap: float = Field(-5.15, ge=-500, le=500)
+    aspect: float = Field(7.457, ge=-500, le=500)
+    novelty: float = Field(0.435, ge=-500, le=500)
+    holds_kind: float = Field(2.661, ge=-500, le=500)
+    figure: float = Field(0.815, ge=-500, le=500)
+    heading: float = Field(-0.145, ge=-500, le=500)
+    first_case: float = Field(-1.106, ge=-500, le=500)
+    in_passage: float = Field(0.958, ge=-500, le=500)
+    length: float = Field(-0.915, ge=-500, le=500)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CASEFINDER_", extra="ignore")
 
@@ -105,6 +123,7 @@ class Settings(BaseSettings):
     llm_api_key: str | None = None
     llm_timeout: float = Field(20.0, gt=0, le=600)  # total seconds per answer, not per read
     prompts_dir: Path = _REPO_ROOT / "prompts"
+    answer: AnswerModel = Field(default_factory=AnswerModel)
 
     @field_validator("public_base_url")
     @classmethod

@@ -13,7 +13,6 @@ import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from urllib.parse import quote
 
 from . import schemas
 from .config import Settings
@@ -21,6 +20,7 @@ from .corpus.models import Case, Document
 from .index.embedders import Embedder, load_embedder
 from .index.store import Index, load_index
 from .answer.answerer import Answerer
+from .presenter import Presenter
 from .search.retriever import Hit, Retriever
 
 CASE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,199}$")
@@ -100,7 +100,8 @@ class Casefinder:
         self.embedder = embedder
         self.retriever = Retriever(index, embedder, settings)
         self.corpus = index.corpus
-        self.answerer = Answerer(self)
+        self.presenter = Presenter(self.corpus, settings)
+        self.answerer = Answerer(settings, self.retriever, index, self.presenter)
         self.answer_slots = AnswerSlots(settings.max_concurrent_answers)
 
     @classmethod
@@ -165,40 +166,6 @@ class Casefinder:
     def check_document(self, doc_id: str) -> Document:
         return self._checked_id(doc_id, self.corpus.document(doc_id), "katalog", "Kataloget")
 
-    # ------------------------------------------------------------------ building blocks
-
-    def case_ref(self, case: Case) -> schemas.CaseRef:
-        doc = self.corpus.document(case.catalogue)
-        return schemas.CaseRef(
-            id=case.id, title=case.title, municipality=case.municipality, catalogue=case.catalogue,
-            kind=case.kind, overview=case.overview, area=case.area, efficiency_type=case.efficiency_type,
-            municipalities=case.municipalities, organisations=case.organisations, year=doc.year if doc else None,
-            catalogue_title=doc.title if doc else None,
-            contacts=[schemas.Contact(**vars(c)) for c in case.contacts],
-        )
-
-    def link(self, path: str) -> str:
-        """A link to this service: absolute when a public base address is configured."""
-        return f"{self.settings.public_base_url}{path}" if self.settings.public_base_url else path
-
-    def source(self, case: Case, start: int, end: int) -> schemas.Source:
-        doc = self.corpus.document(case.catalogue)
-        page = doc.page_at(start) if doc else None
-        original = None
-        if doc and doc.original:
-            original = self.link(f"/documents/{quote(doc.id)}/original" + (f"#page={page}" if page else ""))
-        return schemas.Source(
-            document=case.catalogue, sha256=case.sha256, start=start, end=end, page=page,
-            url=self.link(f"/documents/{quote(case.catalogue)}?start={start}&end={end}#passage"), original_url=original,
-        )
-
-    def hit_model(self, hit: Hit) -> schemas.SearchHit:
-        return schemas.SearchHit(
-            rank=hit.rank, score=round(hit.score, 4), confidence=round(hit.confidence, 3), case=self.case_ref(hit.case),
-            passage=schemas.Passage(text=hit.text, highlight=hit.highlight),
-            source=self.source(hit.case, hit.start, hit.end),
-        )
-
     # ------------------------------------------------------------------ operations
 
     def search(
@@ -210,7 +177,7 @@ class Casefinder:
         result = self.retriever.search(query, k, filters.model_dump(), per_case=per_case)
         return schemas.SearchResponse(
             query=query, took_ms=round(result.took_ms, 2), no_match=result.no_match,
-            hits=[self.hit_model(h) for h in result.hits], confidence=round(result.confidence, 3),
+            hits=[self.presenter.hit_model(h) for h in result.hits], confidence=round(result.confidence, 3),
             k=k, filters=filters, total=result.total, facets=result.facets,
         )
 
@@ -234,7 +201,7 @@ class Casefinder:
         for rank, (other, similarity) in enumerate(self.retriever.similar_cases(case.id, k), 1):
             i = self.index.case_chunks[other.id][0]
             chunk = self.index.chunks[i]
-            hits.append(self.hit_model(Hit(rank, similarity, other, i, chunk.start, chunk.end, chunk.text,
+            hits.append(self.presenter.hit_model(Hit(rank, similarity, other, i, chunk.start, chunk.end, chunk.text,
                                            html.escape(chunk.text), similarity, 0.0, similarity)))
         return schemas.SearchResponse(query=f"Lignende: {case.title}", took_ms=0.0, no_match=False, hits=hits,
                                       confidence=1.0, k=k, filters=schemas.Filters(), total=len(hits))
@@ -242,12 +209,12 @@ class Casefinder:
     def case_detail(self, case_id: str, similar: int = 5) -> schemas.CaseDetail:
         case = self.check_case_id(case_id)
         return schemas.CaseDetail(
-            case=self.case_ref(case), text=case.text, source=self.source(case, case.start, case.end),
+            case=self.presenter.case_ref(case), text=case.text, source=self.presenter.source(case, case.start, case.end),
             page=case.page, money=case.money,
             headings=[schemas.Heading(**vars(h)) for h in case.headings],
             duplicates=[{"start": s, "end": e} for s, e in case.duplicates],
             similar=[
-                schemas.SimilarCase(case=self.case_ref(c), similarity=round(sim, 4), url=self.link(f"/api/cases/{c.id}"))
+                schemas.SimilarCase(case=self.presenter.case_ref(c), similarity=round(sim, 4), url=self.presenter.link(f"/api/cases/{c.id}"))
                 for c, sim in self.retriever.similar_cases(case.id, similar)
             ],
         )
@@ -259,7 +226,7 @@ class Casefinder:
             out.append(schemas.DocumentInfo(
                 id=doc.id, title=doc.title, publisher=doc.publisher, year=doc.year, sha256=doc.sha256,
                 cases=sum(c.kind != "section" for c in units), units=len(units), layout=doc.layout,
-                source=doc.source, url=self.link(f"/documents/{doc.id}"),
+                source=doc.source, url=self.presenter.link(f"/documents/{doc.id}"),
             ))
         return out
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,3 +112,91 @@ def format_table(summary: dict) -> str:
     lines.append(f"off-topic: {off['flagged_no_match']}/{off['queries']} flagged no_match; "
                  f"on-topic wrongly flagged: {len(summary['ontopic_wrongly_no_match'])} {summary['ontopic_wrongly_no_match']}")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- answers
+
+ANSWER_KINDS = ("amount", "number", "person", "organisation", "place", "date", "tool", "other")
+_CITATION = re.compile(r"\s*\[\d{1,3}\]")
+
+
+def normalise_fact(text: str) -> str:
+    """How a fact is compared with an answer: case, markup, dashes and spacing do not count."""
+    text = _CITATION.sub("", text).casefold().replace("\u00ad", "")
+    text = re.sub(r"[*_`]", "", text).replace("–", "-").replace("—", "-")
+    return " ".join(text.split())
+
+
+@dataclass
+class AnswerOutcome:
+    id: str
+    kind: str
+    contains_fact: bool  # every string the question's answer must hold is in the answer
+    cites_case: bool  # a citation is the case that holds the answering sentence
+    grounded: bool
+    length: int  # characters of the answer text
+
+    @property
+    def correct(self) -> bool:
+        return self.contains_fact and self.cites_case
+
+
+def answering_cases(corpus, item: dict) -> set[str]:
+    """The ids of the cases whose text holds the item's answering sentence."""
+    return {
+        c.id for c in corpus.cases
+        if c.catalogue == item["document"]
+        and any(s <= item["start"] < e for s, e in [(c.start, c.end), *c.duplicates])
+    }
+
+
+def score_answer(item: dict, answer, cases: set[str]) -> AnswerOutcome:
+    """``answer``: a ``schemas.AskResponse``; ``cases``: the item's answering cases."""
+    text = normalise_fact(answer.answer)
+    return AnswerOutcome(
+        item["id"], item.get("kind", ""),
+        all(normalise_fact(s) in text for s in item["answer_contains"]),
+        any(c.case.id in cases for c in answer.citations), answer.grounded, len(answer.answer),
+    )
+
+
+def summarise_answers(outcomes: list[AnswerOutcome]) -> dict:
+    def block(items: list[AnswerOutcome]) -> dict:
+        lengths = sorted(o.length for o in items)
+        share = lambda flag: round(sum(map(flag, items)) / len(items), 3) if items else None  # noqa: E731
+        return {
+            "questions": len(items),
+            "fact": share(lambda o: o.contains_fact),
+            "cites": share(lambda o: o.cites_case),
+            "fact+cites": share(lambda o: o.correct),
+            "grounded": share(lambda o: o.grounded),
+            "median_chars": lengths[len(lengths) // 2] if lengths else None,
+            "max_chars": lengths[-1] if lengths else None,
+        }
+
+    by_kind = defaultdict(list)
+    for o in outcomes:
+        by_kind[o.kind].append(o)
+    return {
+        "overall": block(outcomes),
+        "by_kind": {k: block(by_kind[k]) for k in (*ANSWER_KINDS, *sorted(set(by_kind) - set(ANSWER_KINDS))) if by_kind[k]},
+        "missed": [o.id for o in outcomes if not o.correct],
+    }
+
+
+def format_answer_table(summary: dict) -> str:
+    cols = ["questions", "fact", "cites", "fact+cites", "grounded", "median_chars", "max_chars"]
+    rows = [("overall", summary["overall"])] + list(summary["by_kind"].items())
+    lines = [f"{'':<13}" + "".join(f"{c:>13}" for c in cols)]
+    for name, r in rows:
+        lines.append(f"{name:<13}" + "".join(f"{'' if r[c] is None else r[c]:>13}" for c in cols))
+    return "\n".join(lines)
+
+
+def is_qa_file(items: list[dict]) -> bool:
+    """A QA file holds questions with the facts their answers must contain."""
+    return bool(items) and all("question" in i and "answer_contains" in i for i in items)
+
+
+def evaluate_answers(items: list[dict], corpus, ask: Callable[[str], object]) -> list[AnswerOutcome]:
+    return [score_answer(item, ask(item["question"]), answering_cases(corpus, item)) for item in items]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-PROMPT_VERSION = "v1"
+PROMPT_VERSION = "v2"
 _CITATION = re.compile(r"\s?\[(\d{1,3})\]")
 
 
@@ -40,10 +40,16 @@ class Prompts:
             raise LLMError(f"prompt-filerne mangler i {prompts_dir}: {exc}") from exc
 
 
-def fence(n: int, title: str, municipality: str, text: str) -> str:
-    """One passage as data; anything that looks like our fence inside the text is defused."""
-    body = re.sub(r"</?passage\b", lambda m: m.group(0).replace("<", "‹"), text, flags=re.I)
-    return f'<passage n="{n}" case="{title}" kommune="{municipality}">\n{body}\n</passage>'
+def _defused(text: str) -> str:
+    return re.sub(r"</?passage\b", lambda m: m.group(0).replace("<", "‹"), text, flags=re.I)
+
+
+def fence(n: int, title: str, municipality: str, text: str, answering: list[str] = (), page: int | None = None) -> str:
+    """One passage as data, led by the case's sentences that answer the question (where any were
+    found); anything that looks like our fence inside the text is defused."""
+    lead = "".join(f"Svarer: {_defused(s)}\n" for s in answering)
+    where = f' side="{page}"' if page else ""
+    return f'<passage n="{n}" case="{_defused(title)}" kommune="{municipality}"{where}>\n{lead}{_defused(text)}\n</passage>'
 
 
 def build_messages(prompts: Prompts, question: str, passages: list[str]) -> list[dict]:
