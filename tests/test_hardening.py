@@ -306,3 +306,9 @@ def test_a_misspelt_query_parameter_is_an_error_not_an_unfiltered_search(client)
 def test_k_must_be_a_number_not_true(client, path, body):
     r = client.post(path, json=body)
     assert r.status_code == 422 and r.json()["error"]["message"] == "Feltet 'k' skal være et helt tal."
+
+
+def test_a_method_not_allowed_says_which_are(client):
+    r = client.request("TRACE", "/healthz")
+    assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
+    assert "GET" in r.headers["allow"]

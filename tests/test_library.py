@@ -140,6 +140,15 @@ def test_catalogues_are_added_and_removed_over_the_api_with_the_admin_key(librar
         assert refused.status_code == 422 and "tom.txt" in refused.json()["error"]["message"]
         assert c.delete("/api/catalogues/samarbejde", headers=key).status_code == 200
         assert [d["id"] for d in c.get("/api/documents").json()] == ["kl-samarbejdende-kommuner-2018"]
+        # A file name or title the manifest could not hold is a 422 naming no server folder.
+        for name, title in ((b"nul\x00.md", b"Samarbejde"), (b"samarbejde.md", b"Bi\x7f")):
+            body = (b'--grense\r\nContent-Disposition: form-data; name="title"\r\n\r\n' + title
+                    + b'\r\n--grense\r\nContent-Disposition: form-data; name="file"; filename="' + name
+                    + b'"\r\nContent-Type: text/markdown\r\n\r\n' + text + b"\r\n--grense--\r\n")
+            refused = c.post("/api/catalogues", content=body,
+                             headers={**key, "Content-Type": "multipart/form-data; boundary=grense"})
+            assert refused.status_code == 422 and str(library.corpus_dir) not in refused.text
+        assert [d["id"] for d in c.get("/api/documents").json()] == ["kl-samarbejdende-kommuner-2018"]
 
 
 CASE_TEXT = [

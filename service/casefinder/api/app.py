@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import schemas
 from ..config import Settings, get_settings
-from ..corpus.library import adding, remove_catalogue
+from ..corpus.library import adding, check_field, remove_catalogue
 from ..corpus.parse import CorpusError
 from ..engine import BadRequest, Casefinder
 from ..index.embedders import EmbedderError
@@ -155,8 +155,10 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
         messages = {404: "Siden findes ikke.", 405: "Metoden er ikke tilladt her."}
-        return error_response(exc.status_code, {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error"),
-                              messages.get(exc.status_code, str(exc.detail)))
+        response = error_response(exc.status_code, {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error"),
+                                  messages.get(exc.status_code, str(exc.detail)))
+        response.headers.update(exc.headers or {})  # 405 says which methods are allowed (Allow)
+        return response
 
     # ------------------------------------------------------------------ API
 
@@ -234,6 +236,10 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
         year: Annotated[int | None, Form()] = None, source: Annotated[str | None, Form()] = None,
     ):
         """Add a catalogue (.txt, .md, .pdf, .docx, .html) to corpus/ and index only what is new."""
+        try:
+            check_field("filnavnet", file.filename)
+        except CorpusError as exc:
+            raise BadRequest("invalid_catalogue", f"Kataloget blev ikke tilføjet: {exc}", status=422) from exc
         with tempfile.TemporaryDirectory() as staging:
             path = Path(staging) / (Path(file.filename or "").name or "katalog")
             with open(path, "wb") as out:

@@ -50,22 +50,22 @@ def read_manifest(corpus_dir: Path) -> dict[str, dict]:
     try:
         data = tomllib.loads(path.read_text("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise CorpusError(f"{path}: manifestet kan ikke læses: {exc}") from exc
+        raise CorpusError(f"{MANIFEST_NAME}: manifestet kan ikke læses: {exc}") from exc
     entries: dict[str, dict] = {}
     files_by_id: dict[str, str] = {}
     for n, entry in enumerate(data.get("catalogue", []), 1):
         if not isinstance(entry, dict) or not isinstance(entry.get("file"), str) or not entry["file"].strip():
-            raise CorpusError(f"{path}: katalog nr. {n} mangler 'file' (filnavnet i {corpus_dir})")
+            raise CorpusError(f"{MANIFEST_NAME}: katalog nr. {n} mangler 'file' (filnavnet i korpusmappen)")
         doc_id = entry.get("id", _slug(Path(entry["file"]).stem))
         if not isinstance(doc_id, str) or not DOCUMENT_ID.fullmatch(doc_id):
-            raise CorpusError(f"{path}: id '{doc_id}' for {entry['file']} må kun have små bogstaver, tal og bindestreg")
+            raise CorpusError(f"{MANIFEST_NAME}: id '{doc_id}' for {entry['file']} må kun have små bogstaver, tal og bindestreg")
         for key in ("file", "original"):
             if key in entry and (not isinstance(entry[key], str) or Path(entry[key]).name != entry[key]):
-                raise CorpusError(f"{path}: '{key}' for {entry['file']} skal være et filnavn i {corpus_dir}")
+                raise CorpusError(f"{MANIFEST_NAME}: '{key}' for {entry['file']} skal være et filnavn i korpusmappen")
         if doc_id in files_by_id:
-            raise CorpusError(f"{path}: id '{doc_id}' bruges af både {files_by_id[doc_id]} og {entry['file']}")
+            raise CorpusError(f"{MANIFEST_NAME}: id '{doc_id}' bruges af både {files_by_id[doc_id]} og {entry['file']}")
         if entry["file"] in entries:
-            raise CorpusError(f"{path}: {entry['file']} står der to gange")
+            raise CorpusError(f"{MANIFEST_NAME}: {entry['file']} står der to gange")
         files_by_id[doc_id] = entry["file"]
         entries[entry["file"]] = {**entry, "id": doc_id}
     return entries

@@ -9,6 +9,22 @@ from pathlib import Path
 
 from .pdf import ExtractionError
 
+# A DOCX is a zip: what it unpacks to is bounded before anything is read (a "zip bomb" of 1 MB
+# can unpack to gigabytes). A real catalogue's text and images stay far below both.
+MAX_UNPACKED_BYTES = 200 * 1024 * 1024
+MAX_PARTS = 5_000
+
+
+def _check_package(path: Path) -> None:
+    try:
+        with zipfile.ZipFile(path) as package:
+            parts = package.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ExtractionError(f"{path.name}: filen er ikke en læsbar DOCX ({exc})") from exc
+    if len(parts) > MAX_PARTS or sum(p.file_size for p in parts) > MAX_UNPACKED_BYTES:
+        raise ExtractionError(f"{path.name}: DOCX-filen pakker ud til mere end {MAX_UNPACKED_BYTES // 2**20} MB "
+                              f"eller {MAX_PARTS} dele og læses ikke")
+
 
 def _level(style_name: str) -> int:
     if style_name.lower() == "title":
@@ -23,9 +39,12 @@ def docx_to_text(path: Path) -> str:
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
+    from lxml.etree import XMLSyntaxError
+
+    _check_package(path)
     try:
         document = docx.Document(str(path))
-    except (OpcError, zipfile.BadZipFile, KeyError, ValueError) as exc:  # OpcError: "Package not found"
+    except (OpcError, zipfile.BadZipFile, KeyError, ValueError, XMLSyntaxError) as exc:  # OpcError: "Package not found"
         raise ExtractionError(f"{path.name}: filen er ikke en læsbar DOCX ({exc})") from exc
     blocks: list[str] = []
     for item in document.iter_inner_content():
