@@ -198,6 +198,8 @@ def test_write_routes_require_the_api_key_when_configured(engine, settings):
         assert c.post("/api/ask", json={"question": "it-drift"}).status_code == 401
         assert c.post("/api/ask", json={"question": "it-drift"}, headers={"Authorization": "Bearer hemmelig"}).status_code == 200
         assert c.get("/api/search", params={"q": "it-drift"}).status_code == 200  # reading stays open
+        assert c.get("/metrics").status_code == 401  # operators scrape it with the key
+        assert c.get("/metrics", headers={"Authorization": "Bearer hemmelig"}).status_code == 200
 
 
 def test_search_page_without_javascript(client):

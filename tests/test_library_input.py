@@ -89,3 +89,13 @@ def test_a_docx_that_unpacks_to_too_much_is_refused_before_it_is_read(corpus, tm
     monkeypatch.setattr(extract, "MAX_UNPACKED_BYTES", 1000)
     with pytest.raises(CorpusError, match="stor.docx: DOCX-filen pakker ud til mere end"):
         add_catalogue(corpus, tmp_path / "stor.docx")
+
+
+def test_adding_a_catalogue_that_is_already_there_says_how_to_finish_an_interrupted_add(corpus, catalogue):
+    add_catalogue(corpus, catalogue)  # as if the indexing after it had been killed
+    with pytest.raises(CorpusError, match="casefinder index"):
+        add_catalogue(corpus, catalogue)
+    other = catalogue.with_name("andet.md")
+    other.write_text("# Andet\n\nEt andet notat om fælles rengøring i to kommuner, med samme id.\n", "utf-8")
+    with pytest.raises(CorpusError, match="allerede i brug"):
+        add_catalogue(corpus, other, doc_id="notat")

@@ -214,8 +214,10 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
     async def healthz(engine: Engine):  # on the event loop: answers while every worker thread is busy
         return engine.health()
 
-    @app.get("/metrics", tags=["drift"], response_class=PlainTextResponse)
+    @app.get("/metrics", tags=["drift"], response_class=PlainTextResponse, dependencies=[Depends(require_api_key)],
+             responses=errors(401))
     def metrics():
+        """Prometheus counters by route and status (no query text); behind the key when one is set."""
         return Response(generate_latest(app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.post("/api/index", tags=["drift"], dependencies=[Depends(require_admin)], responses=errors(401, 403, 413, 422))

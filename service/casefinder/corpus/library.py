@@ -58,6 +58,11 @@ def add_catalogue(corpus_dir: Path, source: Path, doc_id: str | None = None, tit
     unlisted = {_slug(p.stem) for p in corpus_files(corpus_dir) if p.name not in manifest}
     taken = {entry["id"] for entry in manifest.values()} | unlisted
     if doc_id in taken:
+        existing = next((e for e in manifest.values() if e["id"] == doc_id), {"file": f"{doc_id}{suffix}"})
+        kept = corpus_dir / existing.get("original", existing["file"])
+        if kept.is_file() and kept.read_bytes() == source.read_bytes():
+            raise CorpusError(f"{source.name}: kataloget er allerede tilføjet som '{doc_id}'. Blev en tilføjelse afbrudt, "
+                              "gør 'casefinder index' indekset færdigt")
         raise CorpusError(f"{source.name}: id '{doc_id}' er allerede i brug; vælg et andet med --id")
     if suffix in EXTRACTED:
         try:
