@@ -89,6 +89,20 @@ def _truncate_vectors(index_dir, files):
     path.write_bytes(path.read_bytes()[:1000])
 
 
+def test_damaged_vectors_are_embedded_again_never_reused(tiny, engine):
+    # 64 flipped bytes inside one stored vector: the rebuild must not take it from the damaged file.
+    built = build_index(tiny, engine.embedder, progress=False)
+    path = tiny.index_dir / built.manifest["files"]["vectors"]
+    data = bytearray(path.read_bytes())
+    at = 128 + 2 * built.vectors.shape[1] * 4
+    data[at : at + 64] = bytes(b ^ 0xFF for b in data[at : at + 64])
+    path.write_bytes(bytes(data))
+    index = load_index(tiny, engine.embedder, progress=False)
+    assert index.manifest["embedded_now"] > 0
+    assert np.allclose(np.linalg.norm(index.vectors, axis=1), 1.0, atol=1e-3)
+    assert np.allclose(index.vectors, built.vectors)
+
+
 def _drop_files(index_dir, files):
     manifest = json.loads((index_dir / MANIFEST).read_text())
     del manifest["files"]

@@ -205,11 +205,13 @@ def _read_cache(index_dir: Path) -> dict[str, np.ndarray]:
         files = manifest["files"]
         if files["vectors"].endswith(".npz"):  # written before format 4, with the keys inside
             batches.insert(0, index_dir / files["vectors"])
-        else:
+        elif all(_sha256(index_dir / files[f]) == manifest["sha256"][files[f]] for f in ("keys", "vectors")):
             keys = json.loads((index_dir / files["keys"]).read_text())
             vectors = np.load(index_dir / files["vectors"], mmap_mode="r")
             if len(keys) == len(vectors):
                 cache.update(zip(keys, vectors))
+        else:  # a damaged byte is never reused as a vector: those texts are embedded again
+            log.warning("%s er beskadiget (SHA-256 passer ikke); vektorerne embeddes igen", files["vectors"])
     except (OSError, KeyError, TypeError, ValueError, AttributeError):
         pass  # no previous build (or a damaged one): only saved batches count
     for path in batches:
