@@ -122,24 +122,22 @@ class Answerer:
         ranked = score(question, candidates(hits, self.index, qvec), self.index, weights, self.settings.answer)
         return compose(ranked) if ranked else []
 
-    def _contacts(self, question: str, hits: list[Hit]) -> schemas.AskResponse | None:
+    def _contacts(self, question: str, hits: list[Hit], note: str | None) -> schemas.AskResponse | None:
         """ "Hvem kan jeg kontakte om …": the best case's contacts, when it names any."""
-        if not CONTACT_QUESTION.search(question):
+        if not CONTACT_QUESTION.search(question) or not hits or not hits[0].case.contacts:
             return None
-        hit = next((h for h in hits if h.case.contacts), None)
-        if hit is None or hit is not hits[0]:
-            return None
+        hit = hits[0]
         lines = [_contact_line(c) for c in hit.case.contacts[:2]]
         who = actor(hit.case)
         answer = (f"Kontakt om {hit.case.title}" + (f" ({who})" if who and who not in hit.case.title else "") + ": "
                   + "; ".join(lines))
         return schemas.AskResponse(question=question, answer=_cite(answer[: MAX_ANSWER_CHARS - 8], 1), mode="extractive",
-                                   grounded=True, citations=[self.presenter.citation(1, hit)])
+                                   grounded=True, citations=[self.presenter.citation(1, hit)], note=note)
 
     def extractive(self, question: str, hits: list[Hit], note: str | None = None) -> schemas.AskResponse:
         """The sentences that answer, each cited; who the case is about where the sentence does not say."""
-        if contacts := self._contacts(question, hits):
-            return contacts.model_copy(update={"note": note})
+        if contacts := self._contacts(question, hits, note):
+            return contacts
         per_case = self.answering_sentences(question, hits)
         if not per_case:
             return self._not_grounded(question, hits, note=note)

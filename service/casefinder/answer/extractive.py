@@ -33,7 +33,7 @@ from ..index.analyzer import Analyzer
 from ..index.sentences import quotable, sentence_pieces
 from ..index.store import Index
 from ..search.retriever import Hit
-from .facts import AnswerKind, any_figure, holds, looks_like_heading, question_kind
+from .facts import any_figure, holds, looks_like_heading, question_kind
 
 NOT_ANSWERED = "Katalogerne indeholder ikke et svar på spørgsmålet."
 # "Hvilke kommuner …?", "Which municipalities …?": the answer names them from the cases' metadata.
@@ -112,11 +112,11 @@ def _terms(analyzer: Analyzer, text: str) -> set[str]:
 
 
 def score(question: str, found: list[Candidate], index: Index, term_weights: dict[str, float],
-          model: AnswerModel, kind: AnswerKind | None = None) -> list[Candidate]:
+          model: AnswerModel) -> list[Candidate]:
     """Sets each candidate's features, logit and share; returns them best first."""
     if not found:
         return []
-    kind = kind or question_kind(question)
+    kind = question_kind(question)
     analyzer = index.analyzer
     asked = _terms(analyzer, question)
     total = sum(term_weights.get(t, 0.0) for t in asked) or 1.0
