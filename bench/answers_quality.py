@@ -40,7 +40,7 @@ from calibrate import split_of  # noqa: E402
 
 from casefinder.config import Settings  # noqa: E402
 from casefinder.engine import Casefinder  # noqa: E402
-from casefinder.answer.extractive import FEATURES, candidates, feature_matrix, score  # noqa: E402
+from casefinder.answer.extractive import FEATURES, feature_matrix  # noqa: E402
 from casefinder.evaluate import (  # noqa: E402
     evaluate_answers, format_answer_table, load_queries, normalise_fact, summarise_answers,
 )
@@ -54,12 +54,9 @@ def training_data(engine: Casefinder, items: list[dict]) -> list[tuple[np.ndarra
     data = []
     for item in items:
         result = engine.retriever.search(item["question"], 5)
-        hits = answerer._answering(result)
-        if not hits:
+        found = answerer.ranked_sentences(item["question"], answerer._answering(result))
+        if not found:
             continue
-        qvec = engine.retriever.embed_query(item["question"])
-        weights, _ = engine.retriever.judge.term_weights(engine.index.analyzer(item["question"]))
-        found = score(item["question"], candidates(hits, engine.index, qvec), engine.index, weights, engine.settings.answer)
         facts = [normalise_fact(s) for s in item["answer_contains"]]
         labels = np.array([all(f in normalise_fact(c.text) for f in facts) for c in found])
         if labels.any():

@@ -113,13 +113,17 @@ class Answerer:
         return schemas.AskResponse(question=question, answer=answer, mode=mode, grounded=False,
                                    citations=[], maybe_relevant=nearest, note=note)
 
-    def answering_sentences(self, question: str, hits: list[Hit]) -> list[tuple[Hit, list[Candidate]]]:
-        """The sentences of the hits' cases that answer the question, per case, best first."""
+    def ranked_sentences(self, question: str, hits: list[Hit]) -> list[Candidate]:
+        """Every whole sentence of the hits' cases, scored, best first."""
         if not hits:
             return []
         qvec = self.retriever.embed_query(question)
         weights, _ = self.retriever.judge.term_weights(self.index.analyzer(question))
-        ranked = score(question, candidates(hits, self.index, qvec), self.index, weights, self.settings.answer)
+        return score(question, candidates(hits, self.index, qvec), self.index, weights, self.settings.answer)
+
+    def answering_sentences(self, question: str, hits: list[Hit]) -> list[tuple[Hit, list[Candidate]]]:
+        """The sentences of the hits' cases that answer the question, per case, best first."""
+        ranked = self.ranked_sentences(question, hits)
         return compose(ranked) if ranked else []
 
     def _contacts(self, question: str, hits: list[Hit], note: str | None) -> schemas.AskResponse | None:

@@ -119,19 +119,20 @@ def score(question: str, found: list[Candidate], index: Index, term_weights: dic
     kind = question_kind(question)
     analyzer = index.analyzer
     asked = _terms(analyzer, question)
-    total = sum(term_weights.get(t, 0.0) for t in asked) or 1.0
+
+    def idf_share(wanted: set[str], present: set[str]) -> float:
+        return sum(term_weights.get(t, 0.0) for t in wanted & present) / (sum(term_weights.get(t, 0.0) for t in wanted) or 1.0)
+
     first_case = found[0].hit.case.id
     aspects: dict[str, set[str]] = {}
     for c in found:
         case = c.hit.case
         if case.id not in aspects:
             aspects[case.id] = asked - _terms(analyzer, " ".join([case.title, *case.municipalities, *case.organisations]))
-        aspect = aspects[case.id]
-        terms = _terms(analyzer, c.text)
+        aspect, terms = aspects[case.id], _terms(analyzer, c.text)
         c.features.update(
             cosine=c.cosine,
-            overlap=sum(term_weights.get(t, 0.0) for t in asked & terms) / total,
-            aspect=sum(term_weights.get(t, 0.0) for t in aspect & terms) / (sum(term_weights.get(t, 0.0) for t in aspect) or 1.0),
+            overlap=idf_share(asked, terms), aspect=idf_share(aspect, terms),
             novelty=len(terms - asked) / len(terms) if terms else 0.0,
             holds_kind=float(holds(kind, c.text)), figure=float(any_figure(c.text)),
             heading=float(looks_like_heading(c.text)), first_case=float(c.hit.case.id == first_case),
