@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 
 PROMPT_VERSION = "v2"
 _CITATION = re.compile(r"\s?\[(\d{1,3})\]")
@@ -98,7 +97,7 @@ class ChatClient:
         self.model = model
         self.timeout = timeout
         self.client = openai.OpenAI(base_url=base_url.rstrip("/"), api_key=api_key or "unused", max_retries=0,
-                                    timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)))
+                                    timeout=openai.Timeout(timeout, connect=min(timeout, 5.0)))
 
     def complete(self, messages: list[dict]) -> str:
         return "".join(self._within(lambda put, stop: put(self._message(messages))))
