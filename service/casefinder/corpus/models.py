@@ -62,6 +62,7 @@ class Draft:
     efficiency_type: str | None = None
     municipality: str | None = None  # stated explicitly by the layout ("Kommune: …", title prefix)
     headings: list[Heading] = field(default_factory=list)
+    keep: bool = False  # a unit its author marked (a heading of the level that carries the cases): never merged
 
 
 @dataclass

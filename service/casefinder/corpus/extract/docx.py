@@ -27,10 +27,11 @@ def _check_package(path: Path) -> None:
 
 
 def _level(style_name: str) -> int:
-    if style_name.lower() == "title":
+    """"Title" is "#"; "Heading N" sits below it, as N + 1 "#"s."""
+    if style_name.lower() in ("title", "titel"):
         return 1
     match = re.match(r"(?:heading|overskrift)\s*(\d)", style_name, re.I)
-    return min(6, int(match.group(1))) if match else 0
+    return min(6, int(match.group(1)) + 1) if match else 0
 
 
 def docx_to_text(path: Path) -> str:

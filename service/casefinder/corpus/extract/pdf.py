@@ -79,13 +79,57 @@ def _join_pieces(pieces: list[Line]) -> list[Line]:
         if last and last.column == piece.column and abs(last.top - piece.top) < 2:
             # justified text comes in pieces; a piece that starts right where the last ended
             # continues its word ("MELLE" + "M")
-            last.text += ("" if piece.x - last.x1 < 0.1 * piece.size else " ") + piece.text
+            touching = piece.x - last.x1 < 0.1 * piece.size
+            last.text += ("" if touching else " ") + piece.text
             last.x1 = piece.x1
             last.size = max(last.size, piece.size)
             last.bold = last.bold and piece.bold
         else:
             lines.append(piece)
     return sorted(lines, key=lambda l: (l.column, l.top))
+
+
+def pdf_title(path: Path, text: str) -> str | None:
+    """The catalogue's title: the PDF's own (metadata), else its first heading of more than one
+    word (a first heading of one word is mostly the publisher's name: "KL")."""
+    from pdfminer.pdfdocument import PDFDocument
+    from pdfminer.pdfparser import PDFParser
+    from pdfminer.pdftypes import resolve1
+    from pdfminer.psexceptions import PSException
+    from pdfminer.utils import decode_text
+
+    try:
+        with open(path, "rb") as f:
+            for info in PDFDocument(PDFParser(f)).info:
+                title = resolve1(info.get("Title"))
+                title = decode_text(title) if isinstance(title, bytes) else title
+                if isinstance(title, str) and len(title.split()) > 1:
+                    return " ".join(title.split())[:200]
+    except (OSError, PSException, ValueError, KeyError, TypeError):
+        pass
+    return next((m.group(1).strip() for m in re.finditer(r"^#+ (.+)$", text, re.M) if len(m.group(1).split()) > 1), None)
+
+
+def _continues_word(left: str, right: str) -> bool:
+    """Is ``left`` a fragment that ``right`` completes to a Danish word ("MELLE" + "M")?"""
+    from wordfreq import zipf_frequency
+
+    if not (left.isalpha() and right.isalpha()):
+        return False
+    return zipf_frequency(left.lower(), "da") < 3 <= zipf_frequency((left + right).lower(), "da")
+
+
+def _spaced_words_joined(text: str) -> str:
+    """A letter-spaced heading comes with spaces inside its words ("SAMARBEJDE MELLE M AKUT-"):
+    a word that is no Danish word on its own is joined to the next where that makes one."""
+    words = text.split(" ")
+    out = [words[0]]
+    for word in words[1:]:
+        if _continues_word(out[-1], word):
+            out[-1] += word
+        else:
+            out.append(word)
+    return " ".join(out)
 
 
 def _running(pages: list[list[Line]]) -> set[str]:
@@ -117,6 +161,8 @@ def pdf_to_text(path: Path) -> str:
             if _mask(line.text) in running:
                 continue
             depth = level.get(line.size) or (bold_level if line.bold and line.size >= body else 0)
+            if depth:
+                line.text = _spaced_words_joined(line.text)
             gap = line.top - previous.top if previous else None
             if depth and depth == heading and (gap is None or gap < 2.2 * line.size):
                 # one heading set on several lines (or columns, or pages)

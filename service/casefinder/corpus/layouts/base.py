@@ -67,7 +67,7 @@ def finish(raw: str, drafts: list[Draft]) -> list[Draft]:
         body = raw[d.start : d.end]
         if not body.strip() or is_colophon(body):
             continue
-        if len(body.strip()) < MIN_UNIT_CHARS and d.kind == "section":
+        if len(body.strip()) < MIN_UNIT_CHARS and d.kind == "section" and not d.keep:
             if out and out[-1].kind == "section" and out[-1].end <= d.start:
                 out[-1].end = d.end
                 out[-1].headings.append(Heading(d.title, d.start, d.start + len(d.title), 2))
