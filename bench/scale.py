@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import gc
-import json
 import statistics
 import tempfile
 import time
@@ -28,7 +27,8 @@ import numpy as np
 from casefinder.config import get_settings
 from casefinder.corpus.parse import Corpus
 from casefinder.index.embedders import load_embedder
-from casefinder.index.store import MANIFEST, Index, _faiss_index, _load_built, load_index, save_index
+from casefinder.index.build import faiss_index, load_index
+from casefinder.index.generation import Index, load_generation, write_generation
 from casefinder.search.retriever import Retriever
 
 # Per-dimension noise on the copies' vectors: a copy's cosine with its original is about 0.7,
@@ -55,10 +55,10 @@ def memory_mb(field: str) -> float:
 def reopened(index: Index, folder: Path, settings) -> tuple[Index, float]:
     """``index`` written to ``folder`` and opened as a server worker opens it; the private MB it costs."""
     rows = len(index.vectors) + len(index.case_vectors) + len(index.sentence_vectors)
-    save_index(folder, index, [f"row-{i}" for i in range(rows)])
+    write_generation(folder, "scale", index, [f"row-{i}" for i in range(rows)])
     gc.collect()
     before = memory_mb("RssAnon")
-    opened = _load_built(settings.model_copy(update={"index_dir": folder}), json.loads((folder / MANIFEST).read_text()))
+    opened = load_generation(folder, "scale")
     return opened, memory_mb("RssAnon") - before
 
 
@@ -82,7 +82,7 @@ def synthetic(index: Index, factor: int, settings, rng) -> Index:
     starts = np.concatenate([[0], np.cumsum(per_chunk)]).astype(np.int64)
     bm25 = bm25s.BM25()
     bm25.index([index.analyzer(c.embed_text) for c in index.chunks] * factor, show_progress=False)
-    return Index(index.manifest, Corpus(index.corpus.documents, cases), chunks, vectors, _faiss_index(vectors, settings),
+    return Index(index.manifest, Corpus(index.corpus.documents, cases), chunks, vectors, faiss_index(vectors, settings),
                  bm25, index.analyzer, index.words, np.vstack(case_vectors), np.vstack(sentence_vectors), starts)
 
 
@@ -107,7 +107,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             index, private_mb = reopened(built, Path(folder), settings)
             retriever = Retriever(index, embedder, settings)
-            flat = _faiss_index(index.vectors, settings.model_copy(update={"faiss_index": "flat"}))
+            flat = faiss_index(index.vectors, settings.model_copy(update={"faiss_index": "flat"}))
             exact = Retriever(Index(index.manifest, index.corpus, index.chunks, index.vectors, flat, index.bm25,
                                     index.analyzer, index.words, index.case_vectors, index.sentence_vectors,
                                     index.sentence_starts, index.case_centroids), embedder, settings)

@@ -17,8 +17,6 @@ from casefinder.evaluate import load_queries
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 DEV_QUERIES = SHARED / "eval" / "queries_dev.jsonl"
-# The manifest as committed, read before any fixture could rebuild the index.
-SHIPPED_MANIFEST = json.loads((ROOT / "index" / "manifest.json").read_text()) if (ROOT / "index" / "manifest.json").exists() else {}
 # Our own queries, written for calibration and quality (bench/calibrate.py, bench/quality.py).
 CALIBRATION = [ROOT / "bench" / "calibration" / name for name in ("queries.jsonl", "paraphrases.jsonl")]
 ODENSE_ID = "kl-samarbejde-2019-odense-kommune-samarbejde-mellem-akutteam-og-misbrugscenter"
@@ -44,8 +42,8 @@ def corpus(settings):
 
 @pytest.fixture(scope="session")
 def engine(settings) -> Casefinder:
-    # Loads index/ (shipped with the repo); rebuilds it, embedding only what changed,
-    # if it no longer matches corpus, model or code. Once per test run.
+    # Opens the published generation of index/; where there is none (a fresh clone) or it is stale,
+    # builds one from the shipped embedding cache in seconds. Once per test run.
     return Casefinder.load(settings, progress=False)
 
 

@@ -111,24 +111,31 @@ class AppServer:
 
 
 class ServeProcess:
-    """`casefinder serve` in a child process on a free port, as an operator starts it; ready
-    once /healthz answers. ``ready_after``: seconds from the start to that first answer."""
+    """`casefinder serve` in a child process on a free port, as an operator starts it.
+    ``answering_after``: seconds from the start to the first /healthz answer; ``ready_after``:
+    to the first one that says "ok" (waited for unless ``wait_ok`` is False)."""
 
-    def __init__(self, *args: str, env: dict | None = None, output=subprocess.DEVNULL, timeout: float = 300):
+    def __init__(self, *args: str, env: dict | None = None, output=subprocess.DEVNULL, timeout: float = 300,
+                 wait_ok: bool = True):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         started = time.perf_counter()
         self.process = subprocess.Popen([sys.executable, "-m", "casefinder.cli", "serve", "--port", str(self.port), *args],
                                         stdout=output, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        self.answering_after = self.ready_after = None
         while True:
             try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                health = httpx.get(self.url + "/healthz", timeout=1)
+                if self.answering_after is None:
+                    self.answering_after = time.perf_counter() - started
+                if not wait_ok or health.json()["status"] == "ok":
                     break
             except httpx.HTTPError:
-                if self.process.poll() is not None or time.perf_counter() - started > timeout:
-                    self.close()
-                    raise RuntimeError(f"casefinder serve startede ikke (kode {self.process.returncode})") from None
-                time.sleep(0.05)
+                pass
+            if self.process.poll() is not None or time.perf_counter() - started > timeout:
+                self.close()
+                raise RuntimeError(f"casefinder serve startede ikke (kode {self.process.returncode})") from None
+            time.sleep(0.05)
         self.ready_after = time.perf_counter() - started
 
     def close(self) -> None:

@@ -312,3 +312,24 @@ def test_a_method_not_allowed_says_which_are(client):
     r = client.request("TRACE", "/healthz")
     assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
     assert "GET" in r.headers["allow"]
+
+
+def test_a_5_mb_body_gets_the_413_answer_the_client_can_read(engine):
+    """The client is still sending when the limit is passed: the server reads the rest before it
+    answers, so the client reads a 413, not a reset connection."""
+    server = AppServer(create_app(engine.settings, engine))
+    size = 5 * 1024 * 1024
+
+    def slowly():
+        for _ in range(size // 65536):
+            time.sleep(0.002)
+            yield b"x" * 65536
+
+    try:
+        for content in (b"x" * size, slowly()):
+            r = httpx.post(server.url + "/api/search", content=content, timeout=30,
+                           headers={"content-type": "application/json", "content-length": str(size)})
+            assert r.status_code == 413 and r.json()["error"]["code"] == "body_too_large"
+            assert r.headers["connection"] == "close"
+    finally:
+        server.close()

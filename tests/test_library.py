@@ -15,7 +15,7 @@ from casefinder.corpus.library import add_catalogue, remove_catalogue
 from casefinder.corpus.parse import CorpusError, load_corpus
 from casefinder.corpus.text_tools import letters  # text up to hyphenation, line breaks and spacing
 from casefinder.engine import Casefinder
-from casefinder.index.store import build_index
+from casefinder.index.build import build_index
 
 FIXTURE = SHARED / "fixtures" / "samarbejde-2019-tospaltet.pdf"
 MARKDOWN = "kl-samarbejde-2019.md"

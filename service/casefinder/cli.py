@@ -29,7 +29,7 @@ def cmd_index(args) -> int:
     import time
 
     from .index.embedders import load_embedder
-    from .index.store import build_index
+    from .index.build import build_index
 
     settings = get_settings()
     started = time.perf_counter()
@@ -52,14 +52,14 @@ def cmd_serve(args) -> int:
     workers = args.workers or settings.workers or os.cpu_count() or 1
     options = {"host": args.host or settings.host, "port": args.port or settings.port, "log_config": _log_config(),
                "access_log": False}
+    # Every worker listens at once and opens the published index in the background; a missing,
+    # stale or damaged one is built by the first worker to take the build lock while the
+    # workers search what they can (live.py), and each swaps in what it published.
     if workers == 1:
         from .api.app import create_app
-        from .engine import Casefinder
 
-        uvicorn.run(create_app(settings, Casefinder.load(settings, progress=True)), **options)
+        uvicorn.run(create_app(settings), **options)
     else:  # one process per core: the model and the GIL each serve one request at a time
-        # Each worker loads the index; a missing or stale one is built by the first worker to
-        # take the build lock, and the others then load what it built.
         # The model's OpenMP threads share the cores between workers instead of each taking all.
         os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
         from uvicorn.supervisors import Multiprocess
@@ -97,7 +97,7 @@ def _log_config() -> dict:
 def cmd_add(args) -> int:
     from .corpus.library import adding
     from .index.embedders import load_embedder
-    from .index.store import build_index
+    from .index.build import build_index
 
     settings = get_settings()
     embedder = load_embedder(settings.model)  # a missing model is refused before anything is written
@@ -112,7 +112,7 @@ def cmd_add(args) -> int:
 def cmd_remove(args) -> int:
     from .corpus.library import remove_catalogue
     from .index.embedders import load_embedder
-    from .index.store import build_index
+    from .index.build import build_index
 
     settings = get_settings()
     removed = remove_catalogue(settings.corpus_dir, args.id)
@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     from .corpus.parse import CorpusError
     from .engine import BadRequest
     from .index.embedders import EmbedderError
-    from .index.store import IndexUnavailable
+    from .index.manifest import IndexUnavailable
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)

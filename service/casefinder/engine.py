@@ -16,11 +16,14 @@ from contextlib import contextmanager
 
 from . import schemas
 from .config import Settings
-from .corpus.models import Case, Document
-from .index.embedders import Embedder, load_embedder
-from .index.store import Index, load_index
 from .answer.answerer import Answerer
+from .corpus.models import Case, Document
+from .corpus.parse import Corpus
+from .index.build import load_index
+from .index.embedders import Embedder, load_embedder
+from .index.generation import Index
 from .presenter import Presenter
+from .search.lexical import LexicalRetriever
 from .search.retriever import Hit, Retriever
 
 CASE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,199}$")
@@ -94,6 +97,8 @@ class _Released:
 
 
 class Casefinder:
+    degraded = False  # True while search runs without the vectors (LexicalCasefinder)
+
     def __init__(self, settings: Settings, index: Index, embedder: Embedder):
         self.settings = settings
         self.index = index
@@ -103,6 +108,10 @@ class Casefinder:
         self.presenter = Presenter(self.corpus, settings)
         self.answerer = Answerer(settings, self.retriever, index, self.presenter)
         self.answer_slots = AnswerSlots(settings.max_concurrent_answers)
+
+    @property
+    def generation(self) -> str | None:
+        return self.index.generation
 
     @classmethod
     def load(cls, settings: Settings, rebuild: bool = True, progress: bool = True) -> "Casefinder":
@@ -153,9 +162,14 @@ class Casefinder:
         return k
 
     @staticmethod
-    def _checked_id(value: str, found, label: str, definite: str):
+    def check_id_pattern(value: str, label: str) -> str:
         if not CASE_ID.match(value):
             raise BadRequest("invalid_id", f"Ugyldigt {label}-id: kun små bogstaver, tal og bindestreg.")
+        return value
+
+    @classmethod
+    def _checked_id(cls, value: str, found, label: str, definite: str):
+        cls.check_id_pattern(value, label)
         if found is None:
             raise BadRequest("not_found", f"{definite} '{value}' findes ikke.", status=404)
         return found
@@ -178,7 +192,7 @@ class Casefinder:
         return schemas.SearchResponse(
             query=query, took_ms=round(result.took_ms, 2), no_match=result.no_match,
             hits=[self.presenter.hit_model(h) for h in result.hits], confidence=round(result.confidence, 3),
-            k=k, filters=filters, total=result.total, facets=result.facets,
+            k=k, filters=filters, total=result.total, facets=result.facets, degraded=self.degraded,
         )
 
     def ask(self, question: object, k: object = 5, filters: schemas.Filters | None = None,
@@ -235,8 +249,43 @@ class Casefinder:
             "status": "ok",
             "worker": os.getpid(),  # which server process answered
             "model": self.index.manifest.get("model"),
+            "generation": self.index.generation,
             "documents": len(self.corpus.documents),
             "cases": len(self.corpus.cases),
             "chunks": len(self.index.chunks),
             "built_at": self.index.manifest.get("built_at"),
         }
+
+
+class LexicalCasefinder(Casefinder):
+    """Search by BM25 alone while no whole index can be served (search/lexical.py): answers
+    and similar cases wait for the vectors; everything else works as usual."""
+
+    degraded = True
+    generation = None  # type: ignore[assignment]
+    UNAVAILABLE = "Svar kræver det fulde indeks, som er ved at blive bygget. Søgningen virker imens; prøv igen om lidt."
+
+    def __init__(self, settings: Settings, corpus: Corpus):  # noqa: super().__init__ needs an index
+        self.settings, self.corpus = settings, corpus
+        self.retriever = LexicalRetriever(corpus, settings)  # type: ignore[assignment]
+        self.presenter = Presenter(corpus, settings)
+        self.answer_slots = AnswerSlots(settings.max_concurrent_answers)
+
+    def ask(self, question: object, k: object = 5, filters: schemas.Filters | None = None,
+            llm: bool = True) -> schemas.AskResponse:
+        self.clean_query(question)
+        raise BadRequest("degraded", self.UNAVAILABLE, status=503)
+
+    def ask_stream(self, question: object, k: object = 5, filters: schemas.Filters | None = None):
+        self.clean_query(question)
+        raise BadRequest("degraded", self.UNAVAILABLE, status=503)
+
+    def similar(self, case_id: str, k: int = 10) -> schemas.SearchResponse:
+        case = self.check_case_id(case_id)
+        return schemas.SearchResponse(query=f"Lignende: {case.title}", took_ms=0.0, no_match=True, hits=[],
+                                      confidence=0.0, k=k, filters=schemas.Filters(), total=0, degraded=True)
+
+    def health(self) -> dict:
+        return {"status": "degraded", "worker": os.getpid(), "model": None, "generation": None,
+                "documents": len(self.corpus.documents), "cases": len(self.corpus.cases), "chunks": None,
+                "built_at": None}

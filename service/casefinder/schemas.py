@@ -79,6 +79,7 @@ class SearchResponse(BaseModel):
     filters: Filters
     total: int = 0  # cases in the result set after filters; facet counts are over this set
     facets: dict[str, dict[str, int]] = {}
+    degraded: bool = False  # lexical search only, while the index is built or repaired (/healthz)
 
 
 class AskRequest(BaseModel):

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from .. import schemas
 from ..config import Settings
-from ..index.store import Index
+from ..index.generation import Index
 from ..presenter import Presenter
 from ..search.retriever import Hit, Retriever
 from .extractive import NOT_ANSWERED, WHICH_MUNICIPALITIES, Candidate, candidates, score

@@ -31,7 +31,7 @@ from ..config import AnswerModel
 from ..corpus.models import Case
 from ..index.analyzer import Analyzer
 from ..index.sentences import quotable, sentence_pieces
-from ..index.store import Index
+from ..index.generation import Index
 from ..search.retriever import Hit
 from .facts import any_figure, holds, looks_like_heading, question_kind
 

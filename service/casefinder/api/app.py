@@ -6,7 +6,9 @@ import json
 import logging
 import mimetypes
 import shutil
+import signal
 import tempfile
+import threading
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,16 +23,17 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTex
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import schemas
 from ..config import Settings, get_settings
-from ..corpus.library import adding, check_field, remove_catalogue
+from ..corpus.library import LastCatalogue, UnknownCatalogue, adding, check_field, remove_catalogue
 from ..corpus.parse import CorpusError
 from ..engine import BadRequest, Casefinder
+from ..index.build import BuildStopped, build_index
 from ..index.embedders import EmbedderError
-from ..index.store import IndexUnavailable
+from ..index.manifest import IndexUnavailable
+from ..live import LiveEngine
 from . import openai_compat
 from .page import page_context
 from .streams import AnswerStream
@@ -81,11 +84,33 @@ class Metrics:
         self.cases = Gauge("casefinder_index_cases", "Cases in the index", registry=self.registry)
 
 
+def get_live(request: Request) -> LiveEngine:
+    return request.app.state.live
+
+
 def get_engine(request: Request) -> Casefinder:
-    return request.app.state.engine
+    """The engine for this request: it keeps it to the end, whatever is swapped in meanwhile."""
+    return request.app.state.live.current()
 
 
+Live = Annotated[LiveEngine, Depends(get_live)]
 Engine = Annotated[Casefinder, Depends(get_engine)]
+
+
+def _stop_builds_on_signals(live: LiveEngine) -> None:
+    """SIGTERM and SIGINT also stop a build between two batches, then go on to uvicorn's own
+    handling (which closes the server); only the main thread can set handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(sig)
+
+        def handler(signum, frame, previous=previous):
+            live.stop()
+            if callable(previous):
+                previous(signum, frame)
+
+        signal.signal(sig, handler)
 
 
 def create_app(settings: Settings | None = None, engine: Casefinder | None = None) -> FastAPI:
@@ -93,11 +118,11 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        if app.state.engine is None:
-            app.state.engine = await run_in_threadpool(Casefinder.load, settings)
-        app.state.metrics.chunks.set(len(app.state.engine.index.chunks))
-        app.state.metrics.cases.set(len(app.state.engine.corpus.cases))
+        live = app.state.live
+        live.start()  # in the background: /healthz answers at once
+        _stop_builds_on_signals(live)
         yield
+        live.stop()
 
     app = FastAPI(
         title="Casefinder",
@@ -109,7 +134,7 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.engine = engine
+    app.state.live = LiveEngine(settings, engine)
     app.state.metrics = Metrics()
     templates = Jinja2Templates(directory=HERE / "templates")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -211,29 +236,41 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
         return engine.documents()
 
     @app.get("/healthz", tags=["drift"])
-    async def healthz(engine: Engine):  # on the event loop: answers while every worker thread is busy
-        return engine.health()
+    async def healthz(live: Live):  # on the event loop: answers while every worker thread is busy
+        return live.health()
 
     @app.get("/metrics", tags=["drift"], response_class=PlainTextResponse, dependencies=[Depends(require_api_key)],
              responses=errors(401))
-    def metrics():
+    def metrics(live: Live):
         """Prometheus counters by route and status (no query text); behind the key when one is set."""
+        health = live.health()
+        app.state.metrics.chunks.set(health["chunks"] or 0)
+        app.state.metrics.cases.set(health["cases"] or 0)
         return Response(generate_latest(app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    def publish_library(live: LiveEngine) -> None:
+        """Build and publish a generation for corpus/ as it is now, and serve it in this worker at
+        once (the others within a second). Runs in a worker thread: searches go on meanwhile."""
+        try:
+            build_index(settings, live.embedder(), progress=False, stop=live.stopping)
+        except BuildStopped as exc:
+            raise BadRequest("stopping", "Tjenesten lukker ned; ændringen gøres færdig ved næste start.", status=503) from exc
+        live.refresh()
+
     @app.post("/api/index", tags=["drift"], dependencies=[Depends(require_admin)], responses=errors(401, 403, 413, 422))
-    def reindex(request: Request):
+    def reindex(live: Live):
         """Rebuild the index from corpus/ (embeds only what changed) and swap it in; on a corpus
         that cannot be read the running index stays and the reason is the answer."""
         try:
-            request.app.state.engine = Casefinder.load(settings, progress=False)
+            publish_library(live)
         except (CorpusError, IndexUnavailable, EmbedderError) as exc:
             raise BadRequest("invalid_corpus", f"Indekset blev ikke bygget om: {exc}", status=422) from exc
-        return request.app.state.engine.health()
+        return live.health()
 
     @app.post("/api/catalogues", tags=["drift"], dependencies=[Depends(require_admin)], status_code=201,
               responses=errors(401, 403, 413, 422))
     def add_catalogue_route(
-        request: Request, file: UploadFile, id: Annotated[str | None, Form()] = None,
+        live: Live, file: UploadFile, id: Annotated[str | None, Form()] = None,
         title: Annotated[str | None, Form()] = None, publisher: Annotated[str | None, Form()] = None,
         year: Annotated[int | None, Form()] = None, source: Annotated[str | None, Form()] = None,
     ):
@@ -248,22 +285,27 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
                 shutil.copyfileobj(file.file, out)
             try:
                 with adding(settings.corpus_dir, path, id, title, publisher, year, source) as doc_id:
-                    request.app.state.engine = Casefinder.load(settings, progress=False)
+                    publish_library(live)
             except (CorpusError, IndexUnavailable, EmbedderError) as exc:
                 raise BadRequest("invalid_catalogue", f"Kataloget blev ikke tilføjet: {exc}", status=422) from exc
-        return {"id": doc_id, **request.app.state.engine.health()}
+        return {"id": doc_id, **live.health()}
 
     @app.delete("/api/catalogues/{doc_id}", tags=["drift"], dependencies=[Depends(require_admin)],
-                responses=errors(401, 403, 404))
-    def remove_catalogue_route(request: Request, doc_id: str, engine: Engine):
-        """Take a catalogue out of corpus/, its manifest and the index."""
-        engine.check_document(doc_id)
+                responses=errors(401, 403, 404, 409))
+    def remove_catalogue_route(doc_id: str, live: Live):
+        """Take a catalogue out of corpus/, its manifest and the index. The corpus folder decides
+        what exists (not this worker's engine, which may not have swapped in an add yet)."""
+        Casefinder.check_id_pattern(doc_id, "katalog")
         try:
             remove_catalogue(settings.corpus_dir, doc_id)
+        except UnknownCatalogue as exc:
+            raise BadRequest("not_found", f"Kataloget '{doc_id}' findes ikke.", status=404) from exc
+        except LastCatalogue as exc:
+            raise BadRequest("last_catalogue", str(exc), status=409) from exc
         except CorpusError as exc:
             raise BadRequest("invalid_catalogue", str(exc), status=422) from exc
-        request.app.state.engine = Casefinder.load(settings, progress=False)
-        return request.app.state.engine.health()
+        publish_library(live)
+        return live.health()
 
     # ------------------------------------------------------------------ pages
 

@@ -40,8 +40,13 @@ def add_security_headers(headers) -> None:
     headers.setdefault("Content-Security-Policy", content_security_policy())
 
 
+DRAINED_BYTES = 64 * 1024 * 1024  # read (and dropped) before a 413, so the client reads the answer
+
+
 class BodyLimit:
-    """ASGI middleware: a request body over ``max_bytes`` gets a 413 before anyone parses it."""
+    """ASGI middleware: a request body over ``max_bytes`` gets a 413 before anyone parses it.
+    The rest of the body is read first (up to DRAINED_BYTES): a client still sending would
+    otherwise meet a reset connection instead of the answer; the connection is closed after it."""
 
     def __init__(self, app, max_bytes: int, uploads: tuple[str, ...] = (), max_upload_bytes: int = 0):
         self.app, self.default, self.uploads, self.max_upload = app, max_bytes, uploads, max_upload_bytes
@@ -53,7 +58,7 @@ class BodyLimit:
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None:
             if not declared.isdigit() or int(declared) > limit:
-                return await self._refuse(send, limit)
+                return await self._refuse(receive, send, limit, drain=declared.isdigit())
             return await self.app(scope, receive, send)
         if scope["method"] in ("GET", "HEAD", "OPTIONS"):
             return await self.app(scope, receive, send)
@@ -66,7 +71,7 @@ class BodyLimit:
             body += message.get("body", b"")
             more = message.get("more_body", False)
             if len(body) > limit:
-                return await self._refuse(send, limit)
+                return await self._refuse(receive, send, limit, drain=more, read=len(body))
         replayed = False
 
         async def replay():
@@ -78,10 +83,17 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, send, limit: int) -> None:
+    async def _refuse(self, receive, send, limit: int, drain: bool, read: int = 0) -> None:
+        while drain and read <= DRAINED_BYTES:
+            event = await receive()
+            if event["type"] == "http.disconnect":
+                return
+            read += len(event.get("body", b""))
+            drain = event.get("more_body", False)
         message = f"Forespørgslen er for stor; højst {limit // 1024} KB."
         body = json.dumps({"error": {"code": "body_too_large", "message": message}}, ensure_ascii=False).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                   (b"connection", b"close")]
         headers += [(k.lower().encode(), v.encode()) for k, v in {**HEADERS, "Content-Security-Policy": content_security_policy()}.items()]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -20,13 +20,21 @@ from pathlib import Path
 
 from .extract.docx import docx_to_text
 from .extract.html import html_to_text
-from .extract.pdf import ExtractionError, pdf_to_text
+from .extract.pdf import ExtractionError, pdf_title, pdf_to_text
 from .parse import (CORPUS_SUFFIXES, DOCUMENT_ID, MANIFEST_NAME, CorpusError, _slug, corpus_files, read_document,
                     read_manifest)
 
 EXTRACTED = {".pdf": pdf_to_text, ".docx": docx_to_text, ".html": html_to_text, ".htm": html_to_text}
 SUPPORTED = (*CORPUS_SUFFIXES, *EXTRACTED)
 MAX_FIELD_CHARS = 500  # a title, publisher or address longer than this is no title
+
+
+class UnknownCatalogue(CorpusError):
+    """No catalogue of the corpus has this id."""
+
+
+class LastCatalogue(CorpusError):
+    """Search needs at least one catalogue."""
 
 
 def check_field(name: str, value: str | None) -> str | None:
@@ -81,6 +89,8 @@ def add_catalogue(corpus_dir: Path, source: Path, doc_id: str | None = None, tit
         staged = Path(staging) / source.name
         staged.write_bytes(files[entry["file"]])
         document = read_document(staged, None)  # empty, NUL bytes, not UTF-8: refused here
+    if not title and suffix == ".pdf":
+        title = pdf_title(source, text)
     entry = {"id": doc_id, **entry, "title": title or document.title, "publisher": publisher or "",
              **({"year": year} if year else {}), "source": url or ""}
     path = corpus_dir / MANIFEST_NAME
@@ -124,9 +134,9 @@ def remove_catalogue(corpus_dir: Path, doc_id: str, keep_one: bool = True) -> li
     manifest = read_manifest(corpus_dir)
     entry = next((e for e in manifest.values() if e["id"] == doc_id), None)
     if entry is None:
-        raise CorpusError(f"kataloget '{doc_id}' findes ikke i {MANIFEST_NAME}")
+        raise UnknownCatalogue(f"kataloget '{doc_id}' findes ikke i {MANIFEST_NAME}")
     if keep_one and len(corpus_files(corpus_dir)) <= 1:
-        raise CorpusError(f"'{doc_id}' er det sidste katalog og kan ikke fjernes: søgningen skal have mindst ét")
+        raise LastCatalogue(f"'{doc_id}' er det sidste katalog og kan ikke fjernes: søgningen skal have mindst ét")
     path = corpus_dir / MANIFEST_NAME
     _write_atomic(path, _without_entry(path.read_text("utf-8"), doc_id))
     removed = []

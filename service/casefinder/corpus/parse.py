@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import logging
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -16,7 +15,6 @@ from .entities import find_contacts, find_money, find_municipalities, organisati
 from .models import Case, Document, Draft
 from .text_tools import fold
 
-log = logging.getLogger(__name__)
 
 CORPUS_SUFFIXES = (".txt", ".md")
 MANIFEST_NAME = "catalogues.toml"
@@ -222,6 +220,4 @@ def load_corpus(corpus_dir: Path) -> Corpus:
             warnings.append(f"{path.name}: {warning}")
         documents.append(doc)
         cases.extend(doc_cases)
-    for w in warnings:
-        log.warning(w)
-    return Corpus(documents, cases, warnings)
+    return Corpus(documents, cases, warnings)  # the build that takes a file in says them (index/build.py)

@@ -1,5 +1,5 @@
 """Whole sentences of a passage: what an extractive answer quotes, and what the no-match judge
-compares the query with, one sentence at a time (``store.py`` embeds them with the index)."""
+compares the query with, one sentence at a time (``build.py`` embeds them with the index)."""
 
 from __future__ import annotations
 

@@ -61,7 +61,7 @@ from wordfreq import get_frequency_dict, word_frequency
 from ..config import ConfidenceModel
 from ..corpus.text_tools import fold
 from ..index.analyzer import function_words, stem, stop_words, words
-from ..index.store import Index
+from ..index.generation import Index
 
 COGNATE_PREFIX = 5  # letters an English word shares with a catalogue word to count as known
 REFERENCE_SAMPLE = 2048  # chunks whose cosines describe "the corpus" for a query

@@ -13,7 +13,7 @@ import numpy as np
 from ..config import Settings
 from ..corpus.models import Case
 from ..index.embedders import Embedder
-from ..index.store import Index
+from ..index.generation import Index
 from .highlight import highlight
 from .judge import JUDGED_CASES, Judge, QueryEvidence, Scored
 
