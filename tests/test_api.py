@@ -147,7 +147,7 @@ def test_openapi_docs(client):
 BAD_INPUTS = [
     ("get", "/api/search", {"params": {"q": ""}}, 400, "empty_query"),
     ("get", "/api/search", {"params": {"q": "   "}}, 400, "empty_query"),
-    ("get", "/api/search", {}, 400, "empty_query"),
+    ("get", "/api/search", {}, 422, "invalid_request"),  # q missing
     ("post", "/api/search", {"json": {"q": "x" * 100_000}}, 413, "query_too_long"),
     ("get", "/api/search", {"params": {"q": "x" * 1001}}, 400, "query_too_long"),
     ("get", "/api/search", {"params": {"q": "it", "k": 0}}, 400, "invalid_k"),

@@ -98,7 +98,7 @@ def test_api_docs_work_offline(client):
 def test_huge_filter_lists_and_bodies_are_refused_at_once(client):
     started = time.perf_counter()
     r = client.post("/api/search", json={"q": "it-drift", "filters": {"municipality": ["Odense Kommune"] * 5000}})
-    assert r.status_code in (400, 413) and r.json()["error"]["code"] == "too_many_values"
+    assert r.status_code == 422 and r.json()["error"]["code"] == "too_many_values"
     r = client.post("/api/search", content=b'{"q": "' + b"x" * 2_000_000 + b'"}', headers={"content-type": "application/json"})
     assert r.status_code == 413 and r.json()["error"]["code"] == "body_too_large"
     assert time.perf_counter() - started < 5
@@ -333,3 +333,52 @@ def test_a_5_mb_body_gets_the_413_answer_the_client_can_read(engine):
             assert r.headers["connection"] == "close"
     finally:
         server.close()
+
+
+def test_a_method_not_allowed_names_every_method_of_its_path(client):
+    r = client.request("OPTIONS", "/api/search")
+    assert r.status_code == 405 and set(r.headers["allow"].split(", ")) == {"GET", "POST"}
+
+
+@pytest.mark.parametrize("params", ["q=it-drift&q=hjemmepleje", "q=it-drift&k=3&k=5", "q=it&per_case=true&per_case=false"])
+def test_a_parameter_given_twice_is_an_error_not_the_last_value(client, params):
+    r = client.get(f"/api/search?{params}")
+    assert r.status_code == 422 and "flere gange" in r.json()["error"]["message"]
+    assert client.get("/api/search?q=it-drift&municipality=Ballerup+Kommune&municipality=Egedal+Kommune").status_code == 200
+
+
+@pytest.mark.parametrize("body,status", [({"q": "it-drift", "k": 3.0}, 200), ({"q": "it-drift", "k": "3"}, 422),
+                                         ({"q": "it-drift", "k": 3.5}, 422), ({"q": "it-drift", "per_case": "0"}, 422),
+                                         ({"q": "it-drift", "per_case": 1}, 422)])
+def test_json_types_are_read_as_json_means_them(client, body, status):
+    assert client.post("/api/search", json=body).status_code == status
+
+
+def test_the_openapi_schema_says_what_each_route_takes_and_answers(client):
+    schema = client.get("/openapi.json").json()
+    paths = schema["paths"]
+    get_search = {p["name"]: p["schema"] for p in paths["/api/search"]["get"]["parameters"]}
+    assert get_search["q"]["minLength"] == 1 and get_search["q"]["maxLength"] == 1000 and get_search["q"]["pattern"]
+    assert get_search["k"]["minimum"] == 1 and get_search["k"]["maximum"] == 50
+    components = schema["components"]["schemas"]
+    assert components["SearchRequest"]["properties"]["q"]["minLength"] == 1
+    assert components["AskRequest"]["properties"]["k"]["maximum"] == 50
+    assert components["Filters"]["properties"]["municipality"]["maxItems"] == 100
+    assert components["ChatRequest"]["properties"]["messages"]["minItems"] == 1
+    case_id = next(p for p in paths["/api/cases/{case_id}"]["get"]["parameters"] if p["name"] == "case_id")
+    assert case_id["schema"]["pattern"]
+    for path, method, statuses in [("/api/search", "get", {"400", "413", "422", "503"}),
+                                   ("/api/ask", "post", {"400", "401", "413", "422", "503"}),
+                                   ("/api/cases/{case_id}", "get", {"400", "404", "503"}),
+                                   ("/api/catalogues", "post", {"400", "401", "403", "413", "422", "503"}),
+                                   ("/api/catalogues/{doc_id}", "delete", {"400", "401", "403", "404", "409", "503"})]:
+        assert statuses <= set(paths[path][method]["responses"]), (path, statuses - set(paths[path][method]["responses"]))
+
+
+def test_form_data_that_cannot_be_read_is_a_danish_400(engine, settings):
+    locked = settings.model_copy(update={"api_key": "hemmelig"})
+    with TestClient(create_app(locked, engine)) as c:
+        r = c.post("/api/catalogues", content=b"--grense\r\nikke en del", headers={
+            "X-API-Key": "hemmelig", "Content-Type": "multipart/form-data; boundary=grense"})
+    assert r.status_code == 400 and r.json()["error"] == {"code": "invalid_form",
+                                                          "message": "Forespørgslens formulardata kan ikke læses."}

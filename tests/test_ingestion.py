@@ -90,3 +90,22 @@ def test_a_pdf_catalogue_is_titled_by_its_own_title_not_its_publisher(tmp_path):
     doc_id = add_catalogue(corpus, FIXTURE)
     assert load_corpus(corpus).document(doc_id).title == "KL · Samarbejde – en vej til mere råderum · 2019"
     assert pdf_title(tmp_path / "findes-ikke.pdf", "# KL\n\n# Samarbejde – en vej\n") == "Samarbejde – en vej"
+
+
+def test_a_pdf_beyond_the_page_or_time_bound_is_refused_by_name(tmp_path, monkeypatch):
+    from pypdf import PdfWriter
+
+    from casefinder.corpus.extract import pdf
+    from casefinder.corpus.extract.pdf import ExtractionError
+
+    writer = PdfWriter()
+    for _ in range(pdf.MAX_PAGES + 1):
+        writer.add_blank_page(100, 100)
+    with open(tmp_path / "tyk.pdf", "wb") as f:
+        writer.write(f)
+    with pytest.raises(ExtractionError, match=r"^tyk\.pdf: PDF'en har 2001 sider"):
+        pdf_to_text(tmp_path / "tyk.pdf")
+    if FIXTURE.exists():
+        monkeypatch.setattr(pdf, "MAX_SECONDS", 0.0)
+        with pytest.raises(ExtractionError, match="kunne ikke læses på 0 sekunder"):
+            pdf_to_text(FIXTURE)

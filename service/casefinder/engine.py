@@ -149,7 +149,7 @@ class Casefinder:
         limit = self.settings.max_filter_values
         for name, values in filters.model_dump().items():
             if len(values) > limit:
-                raise BadRequest("too_many_values", f"Filteret '{name}' har {len(values)} værdier; højst {limit}.", status=413)
+                raise BadRequest("too_many_values", f"Filteret '{name}' har {len(values)} værdier; højst {limit}.", status=422)
             for value in values:
                 self.check_text(value)
         return filters

@@ -2,7 +2,27 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
+from pydantic_core import PydanticCustomError
+
+# What the OpenAPI schema says of a query and of k; the engine checks both itself (engine.py) with
+# its own messages, so these only describe (the defaults of CASEFINDER_MAX_QUERY_CHARS, _MAX_K,
+# _MAX_FILTER_VALUES).
+QUERY_TEXT = {"minLength": 1, "maxLength": 1000, "pattern": r"\S"}
+K_RANGE = {"minimum": 1, "maximum": 50}
+FILTER_VALUES = {"maxItems": 100}
+
+
+def _json_integer(value: Any) -> Any:
+    """A whole number as JSON means it: 3 and 3.0, never "3", 3.5 or true."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or (isinstance(value, float) and not value.is_integer()):
+        raise PydanticCustomError("int_type", "not a whole number")
+    return int(value)
+
+
+JsonInt = Annotated[int, BeforeValidator(_json_integer)]
 
 
 class Contact(BaseModel):
@@ -54,19 +74,19 @@ class SearchHit(BaseModel):
 class Filters(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a misspelt filter is an error, not "no filter"
 
-    municipality: list[str] = []
-    catalogue: list[str] = []
-    area: list[str] = []
-    kind: list[str] = []
+    municipality: list[str] = Field([], json_schema_extra=FILTER_VALUES)
+    catalogue: list[str] = Field([], json_schema_extra=FILTER_VALUES)
+    area: list[str] = Field([], json_schema_extra=FILTER_VALUES)
+    kind: list[str] = Field([], json_schema_extra=FILTER_VALUES)
 
 
 class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")  # {"municipality": [...]} outside filters is an error
 
-    q: str
-    k: StrictInt = 10  # strict: true is not 1
+    q: str = Field(json_schema_extra=QUERY_TEXT)
+    k: JsonInt = Field(10, json_schema_extra=K_RANGE)  # true is not 1
     filters: Filters = Field(default_factory=Filters)
-    per_case: bool = True  # false: several passages of one case may be listed
+    per_case: StrictBool = True  # false: several passages of one case may be listed
 
 
 class SearchResponse(BaseModel):
@@ -85,9 +105,9 @@ class SearchResponse(BaseModel):
 class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    question: str
-    k: StrictInt = 5
-    stream: bool = False
+    question: str = Field(json_schema_extra=QUERY_TEXT)
+    k: JsonInt = Field(5, json_schema_extra=K_RANGE)
+    stream: StrictBool = False
     filters: Filters = Field(default_factory=Filters)
 
 
@@ -168,5 +188,5 @@ class ChatMessage(BaseModel):
 
 class ChatRequest(BaseModel):
     model: str = "casefinder"
-    messages: list[ChatMessage]
-    stream: bool = False
+    messages: list[ChatMessage] = Field(json_schema_extra={"minItems": 1})  # checked: no_user_message
+    stream: StrictBool = False

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated
 
 import fastapi_offline
-from fastapi import Depends, FastAPI, Form, Query, Request, UploadFile
+from fastapi import Depends, FastAPI, Form, Path as PathParam, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -24,12 +24,13 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from .. import schemas
 from ..config import Settings, get_settings
 from ..corpus.library import LastCatalogue, UnknownCatalogue, adding, check_field, remove_catalogue
 from ..corpus.parse import CorpusError
-from ..engine import BadRequest, Casefinder
+from ..engine import CASE_ID, BadRequest, Casefinder
 from ..index.build import BuildStopped, build_index
 from ..index.embedders import EmbedderError
 from ..index.manifest import IndexUnavailable
@@ -59,10 +60,19 @@ _VALIDATION_MESSAGES = {
     "model_attributes_type": "Forespørgslens indhold skal være et JSON-objekt.",
     "dict_type": "Feltet '{field}' skal være et JSON-objekt.",
     "extra_forbidden": "Ukendt felt '{field}'.",
+    "bool_type": "Feltet '{field}' skal være true eller false.",
+    "bool_parsing": "Feltet '{field}' skal være true eller false.",
+    "too_short": "Feltet '{field}' må ikke være tomt.",
 }
 
 
 SEARCH_PARAMETERS = {"q", "k", "per_case", *schemas.Filters.model_fields}
+SINGLE_VALUED = ("q", "k", "per_case")  # the filters are lists: given once per value
+# A case's or catalogue's id, for the OpenAPI schema (the engine checks it with its own message).
+ID_PATH = PathParam(json_schema_extra={"pattern": CASE_ID.pattern})
+QueryText = Annotated[str, Query(json_schema_extra=schemas.QUERY_TEXT)]
+KQuery = Annotated[int, Query(json_schema_extra=schemas.K_RANGE)]
+FilterQuery = Annotated[list[str], Query(json_schema_extra=schemas.FILTER_VALUES)]
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -179,32 +189,40 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
-        messages = {404: "Siden findes ikke.", 405: "Metoden er ikke tilladt her."}
-        response = error_response(exc.status_code, {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error"),
+        messages = {400: "Forespørgslens formulardata kan ikke læses.", 404: "Siden findes ikke.",
+                    405: "Metoden er ikke tilladt her."}  # 400: Starlette's multipart parser refused the body
+        codes = {400: "invalid_form", 404: "not_found", 405: "method_not_allowed"}
+        response = error_response(exc.status_code, codes.get(exc.status_code, "http_error"),
                                   messages.get(exc.status_code, str(exc.detail)))
-        response.headers.update(exc.headers or {})  # 405 says which methods are allowed (Allow)
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:  # every method of the path, not only those of the first route that matched it
+            allowed = {m for route in app.router.routes
+                       if getattr(route, "methods", None) and route.matches(request.scope)[0] != Match.NONE
+                       for m in route.methods}
+            response.headers["Allow"] = ", ".join(sorted(allowed - {"HEAD"})) or response.headers.get("Allow", "")
         return response
 
     # ------------------------------------------------------------------ API
 
-    @app.get("/api/search", response_model=schemas.SearchResponse, tags=["søgning"], responses=errors(400, 413, 422))
+    @app.get("/api/search", response_model=schemas.SearchResponse, tags=["søgning"],
+             responses=errors(400, 413, 422, 503))
     def search_get(
-        request: Request, engine: Engine,
-        q: str | None = None, k: int = 10, per_case: bool = True,
-        municipality: Annotated[list[str], Query()] = [],
-        catalogue: Annotated[list[str], Query()] = [],
-        area: Annotated[list[str], Query()] = [],
-        kind: Annotated[list[str], Query()] = [],
+        request: Request, engine: Engine, q: QueryText, k: KQuery = 10, per_case: bool = True,
+        municipality: FilterQuery = [], catalogue: FilterQuery = [], area: FilterQuery = [], kind: FilterQuery = [],
     ):
         unknown = sorted(set(request.query_params) - SEARCH_PARAMETERS)
         if unknown:  # a misspelt filter is an error, not an unfiltered search (as in the POST body)
             return error_response(422, "invalid_request", f"Ukendt parameter '{unknown[0]}'.")
+        repeated = [name for name in SINGLE_VALUED if len(request.query_params.getlist(name)) > 1]
+        if repeated:  # not silently the last value
+            return error_response(422, "invalid_request", f"Parameteren '{repeated[0]}' er angivet flere gange.")
         filters = schemas.Filters(municipality=municipality, catalogue=catalogue, area=area, kind=kind)
-        result = engine.search(q if q is not None else "", k, filters, per_case)
+        result = engine.search(q, k, filters, per_case)
         request.state.hits = len(result.hits)
         return result
 
-    @app.post("/api/search", response_model=schemas.SearchResponse, tags=["søgning"], responses=errors(400, 413, 422))
+    @app.post("/api/search", response_model=schemas.SearchResponse, tags=["søgning"],
+              responses=errors(400, 413, 422, 503))
     def search_post(request: Request, body: schemas.SearchRequest, engine: Engine):
         result = engine.search(body.q, body.k, body.filters, body.per_case)
         request.state.hits = len(result.hits)
@@ -227,11 +245,11 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
         """OpenAI-compatible: answers the last user message (model name "casefinder")."""
         return openai_compat.complete(engine, body)
 
-    @app.get("/api/cases/{case_id}", response_model=schemas.CaseDetail, tags=["cases"], responses=errors(400, 404))
-    def case_detail(case_id: str, engine: Engine):
+    @app.get("/api/cases/{case_id}", response_model=schemas.CaseDetail, tags=["cases"], responses=errors(400, 404, 503))
+    def case_detail(engine: Engine, case_id: Annotated[str, ID_PATH]):
         return engine.case_detail(case_id)
 
-    @app.get("/api/documents", response_model=list[schemas.DocumentInfo], tags=["kataloger"])
+    @app.get("/api/documents", response_model=list[schemas.DocumentInfo], tags=["kataloger"], responses=errors(503))
     def documents(engine: Engine):
         return engine.documents()
 
@@ -257,7 +275,7 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
             raise BadRequest("stopping", "Tjenesten lukker ned; ændringen gøres færdig ved næste start.", status=503) from exc
         live.refresh()
 
-    @app.post("/api/index", tags=["drift"], dependencies=[Depends(require_admin)], responses=errors(401, 403, 413, 422))
+    @app.post("/api/index", tags=["drift"], dependencies=[Depends(require_admin)], responses=errors(401, 403, 413, 422, 503))
     def reindex(live: Live):
         """Rebuild the index from corpus/ (embeds only what changed) and swap it in; on a corpus
         that cannot be read the running index stays and the reason is the answer."""
@@ -268,7 +286,7 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
         return live.health()
 
     @app.post("/api/catalogues", tags=["drift"], dependencies=[Depends(require_admin)], status_code=201,
-              responses=errors(401, 403, 413, 422))
+              responses=errors(400, 401, 403, 413, 422, 503))
     def add_catalogue_route(
         live: Live, file: UploadFile, id: Annotated[str | None, Form()] = None,
         title: Annotated[str | None, Form()] = None, publisher: Annotated[str | None, Form()] = None,
@@ -291,8 +309,8 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
         return {"id": doc_id, **live.health()}
 
     @app.delete("/api/catalogues/{doc_id}", tags=["drift"], dependencies=[Depends(require_admin)],
-                responses=errors(401, 403, 404, 409))
-    def remove_catalogue_route(doc_id: str, live: Live):
+                responses=errors(400, 401, 403, 404, 409, 503))
+    def remove_catalogue_route(live: Live, doc_id: Annotated[str, ID_PATH]):
         """Take a catalogue out of corpus/, its manifest and the index. The corpus folder decides
         what exists (not this worker's engine, which may not have swapped in an add yet)."""
         Casefinder.check_id_pattern(doc_id, "katalog")

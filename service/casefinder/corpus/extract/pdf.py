@@ -15,11 +15,15 @@ Hyphenation at line ends is left to the cleaning step, which joins it with exact
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 PAGE_BREAK = "\n\f\n"
+# A catalogue is some hundred pages; beyond these bounds a file is refused, not read for hours.
+MAX_PAGES = 2000
+MAX_SECONDS = 300.0  # checked between pages
 _REPEAT_SHARE = 0.5  # a top or bottom line on at least this share of the pages is a running head
 
 
@@ -46,8 +50,14 @@ def _lines(path: Path) -> tuple[list[list[Line]], float]:
     from pdfminer.psexceptions import PSException
 
     pages: list[list[Line]] = []
+    started = time.monotonic()
     try:
+        count = _page_count(path)
+        if count > MAX_PAGES:
+            raise ExtractionError(f"{path.name}: PDF'en har {count} sider; højst {MAX_PAGES} kan tilføjes")
         for number, page in enumerate(extract_pages(path, laparams=LAParams()), 1):
+            if time.monotonic() - started > MAX_SECONDS:
+                raise ExtractionError(f"{path.name}: PDF'en kunne ikke læses på {MAX_SECONDS:.0f} sekunder (nået side {number})")
             pieces = []
             for box in page:
                 if not isinstance(box, LTTextContainer):
@@ -61,6 +71,8 @@ def _lines(path: Path) -> tuple[list[list[Line]], float]:
                         pieces.append(Line(number, int(line.x0 >= page.width / 2), page.height - line.y1, line.x0,
                                            line.x1, size, bold, text))
             pages.append(_join_pieces(pieces))
+    except ExtractionError:
+        raise
     except (PDFEncryptionError, PDFPasswordIncorrect) as exc:
         raise ExtractionError(f"{path.name}: PDF'en er krypteret og kan ikke læses") from exc
     except (PSException, ValueError, KeyError, TypeError) as exc:  # PSException: every parse error, truncation too
@@ -69,6 +81,17 @@ def _lines(path: Path) -> tuple[list[list[Line]], float]:
     if not sizes:
         raise ExtractionError(f"{path.name}: PDF'en indeholder ingen tekst (skannede sider uden tekstlag?)")
     return pages, sizes.most_common(1)[0][0]
+
+
+def _page_count(path: Path) -> int:
+    """The page count the document declares (read from its page tree, no page parsed)."""
+    from pdfminer.pdfdocument import PDFDocument
+    from pdfminer.pdfparser import PDFParser
+    from pdfminer.pdftypes import resolve1
+
+    with open(path, "rb") as f:
+        count = resolve1(resolve1(PDFDocument(PDFParser(f)).catalog.get("Pages", {})).get("Count", 0))
+    return count if isinstance(count, int) else 0
 
 
 def _join_pieces(pieces: list[Line]) -> list[Line]:
