@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install run index test browser eval bench clean
+.PHONY: install run index test lint browser eval bench clean
 
 install: $(VENV)/.installed
 
@@ -27,6 +27,11 @@ browser:                ## Debian's Chromium for the end-to-end tests (Playwrigh
 test: install browser   ## all tests, on the real corpus with the real model
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest: no tests were collected"; exit 0; fi; exit $$rc
+
+lint: install           ## ruff (lint and format) and mypy, as CI runs them
+	$(BIN)/ruff check service tests bench
+	$(BIN)/ruff format --check service tests bench
+	$(BIN)/mypy
 
 eval: install
 	$(BIN)/casefinder eval ../shared/eval/queries_dev.jsonl --compare

@@ -36,7 +36,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=200)
     args = parser.parse_args()
     llm = FakeLLM("Akutteamet udleverer medicinen i weekenden [1].", hang=2)
-    server = ServeProcess(env={"CASEFINDER_LLM_BASE_URL": llm.url, "CASEFINDER_LLM_MODEL": "bench", "CASEFINDER_WORKERS": "1"})
+    server = ServeProcess(
+        env={"CASEFINDER_LLM_BASE_URL": llm.url, "CASEFINDER_LLM_MODEL": "bench", "CASEFINDER_WORKERS": "1"}
+    )
     url = server.url
     try:
         httpx.post(url + "/api/ask", json={"question": "Hvem udleverer medicin i weekenden?"}, timeout=30)  # warm
@@ -46,8 +48,12 @@ def main() -> None:
 
         def ask() -> None:
             try:
-                with httpx.stream("POST", url + "/api/ask", json={"question": "Hvem udleverer medicin i weekenden?",
-                                                                  "stream": True}, timeout=60) as r:
+                with httpx.stream(
+                    "POST",
+                    url + "/api/ask",
+                    json={"question": "Hvem udleverer medicin i weekenden?", "stream": True},
+                    timeout=60,
+                ) as r:
                     body = "".join(r.iter_text())
                     statuses[(r.status_code, "event: done" in body or r.status_code != 200)] += 1
             except httpx.HTTPError as exc:

@@ -37,12 +37,15 @@ from scipy.optimize import minimize
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 from calibrate import split_of  # noqa: E402
-
+from casefinder.answer.extractive import FEATURES, feature_matrix  # noqa: E402
 from casefinder.config import Settings  # noqa: E402
 from casefinder.engine import Casefinder  # noqa: E402
-from casefinder.answer.extractive import FEATURES, feature_matrix  # noqa: E402
 from casefinder.evaluate import (  # noqa: E402
-    evaluate_answers, format_answer_table, load_queries, normalise_fact, summarise_answers,
+    evaluate_answers,
+    format_answer_table,
+    load_queries,
+    normalise_fact,
+    summarise_answers,
 )
 
 QA = ROOT / "calibration" / "qa.jsonl"

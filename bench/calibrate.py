@@ -95,8 +95,15 @@ def collect(engine: Casefinder, items: list[dict]) -> list[dict]:
         target = target_case(engine, item) if item["label"] == "on" else None
         rank = next((h.rank for h in result.hits if h.case.id == target), None)
         top = result.hits[0].score if result.hits else 1.0
-        rows.append({**item, "split": split_of(item["query"]), "x": [e.features() for e in evidence], "rank": rank,
-                     "relative": [h.score / top if top > 0 else 1.0 for h in result.hits]})
+        rows.append(
+            {
+                **item,
+                "split": split_of(item["query"]),
+                "x": [[e.features()[f] for f in FEATURES] for e in evidence],
+                "rank": rank,
+                "relative": [h.score / top if top > 0 else 1.0 for h in result.hits],
+            }
+        )
         if n % 50 == 0:
             print(f"  {n}/{len(items)} queries", file=sys.stderr)
     return rows
@@ -130,7 +137,12 @@ def fit_slopes(rows: list[dict], l2: float = L2, rounds: int = 3) -> np.ndarray:
 def fit_relative_power(rows: list[dict]) -> float:
     """The power that makes relative**power the best estimate (log-likelihood) that a hit of an
     answered query is its answering case."""
-    pairs = [(rel, i + 1 == r["rank"]) for r in rows if r["label"] == "on" and r["rank"] for i, rel in enumerate(r["relative"])]
+    pairs = [
+        (rel, i + 1 == r["rank"])
+        for r in rows
+        if r["label"] == "on" and r["rank"]
+        for i, rel in enumerate(r["relative"])
+    ]
     rel = np.clip(np.array([p[0] for p in pairs]), 1e-6, 1.0)
     y = np.array([p[1] for p in pairs], dtype=float)
 
@@ -150,8 +162,10 @@ def hit_table(rows: list[dict], beta: np.ndarray, power: float, threshold: float
         answered = 1 / (1 + np.exp(-best_logit(r, beta)))
         for i, rel in enumerate(r["relative"]):
             (right if i + 1 == r["rank"] else wrong).append(answered * max(rel, 0.0) ** power >= threshold)
-    return (f"Held-out on-topic queries, hits at or above the threshold: answering case {np.mean(right):.1%} "
-            f"({len(right)} hits), other cases {np.mean(wrong):.1%} ({len(wrong)} hits).")
+    return (
+        f"Held-out on-topic queries, hits at or above the threshold: answering case {np.mean(right):.1%} "
+        f"({len(right)} hits), other cases {np.mean(wrong):.1%} ({len(wrong)} hits)."
+    )
 
 
 def best_logit(row: dict, beta: np.ndarray) -> float:
@@ -180,10 +194,16 @@ def table(rows: list[dict], beta: np.ndarray) -> tuple[str, dict]:
     for split in ("fit", "holdout"):
         neg, pos = flagged_by_label([r for r in rows if r["split"] == split], beta)
         nf, pf = sum(neg) / len(neg), sum(pos) / len(pos)
-        figures[split] = {"negatives_flagged": round(nf, 3), "positives_wrongly_flagged": round(pf, 3),
-                          "negatives": len(neg), "positives": len(pos)}
+        figures[split] = {
+            "negatives_flagged": round(nf, 3),
+            "positives_wrongly_flagged": round(pf, 3),
+            "negatives": len(neg),
+            "positives": len(pos),
+        }
         out.append(f"| {split} | {len(neg)} | {nf:.1%} | {len(pos)} | {pf:.1%} |")
-    head = "| split | off-topic queries | flagged no_match | on-topic queries | wrongly flagged |\n|---|---|---|---|---|\n"
+    head = (
+        "| split | off-topic queries | flagged no_match | on-topic queries | wrongly flagged |\n|---|---|---|---|---|\n"
+    )
     lines = [head + "\n".join(out), ""]
     hold = [r for r in rows if r["split"] == "holdout"]
     by = defaultdict(list)
@@ -198,8 +218,10 @@ def table(rows: list[dict], beta: np.ndarray) -> tuple[str, dict]:
 
 def fresh_line(rows: list[dict], beta: np.ndarray) -> str:
     off, on = flagged_by_label(rows, beta)
-    return (f"Fresh queries (`fresh.jsonl`, never fitted on): off-topic flagged {np.mean(off):.1%} of {len(off)}, "
-            f"on-topic wrongly flagged {np.mean(on):.1%} ({sum(on)} of {len(on)}).")
+    return (
+        f"Fresh queries (`fresh.jsonl`, never fitted on): off-topic flagged {np.mean(off):.1%} of {len(off)}, "
+        f"on-topic wrongly flagged {np.mean(on):.1%} ({sum(on)} of {len(on)})."
+    )
 
 
 def cross_validate(rows: list[dict], folds: int = 5) -> str:
@@ -224,9 +246,15 @@ def cross_validate(rows: list[dict], folds: int = 5) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--report", action="store_true", help="report with the weights in Settings, fit nothing")
-    parser.add_argument("--cv", action="store_true", help="cross-validate the L2 candidates on the fit split, fit nothing")
-    parser.add_argument("--target", type=float, default=TARGET_FALSE_FLAGS,
-                        help="share of on-topic fit queries that may be flagged (sets the bias)")
+    parser.add_argument(
+        "--cv", action="store_true", help="cross-validate the L2 candidates on the fit split, fit nothing"
+    )
+    parser.add_argument(
+        "--target",
+        type=float,
+        default=TARGET_FALSE_FLAGS,
+        help="share of on-topic fit queries that may be flagged (sets the bias)",
+    )
     args = parser.parse_args()
     settings = get_settings()
     engine = Casefinder.load(settings, progress=False)
@@ -243,16 +271,23 @@ def main() -> None:
         beta, power = set_bias(fit, fit_slopes(fit), args.target), fit_relative_power(fit)
     # Confidence 0.5 (logit 0) is the fence: shift the bias if the threshold is elsewhere.
     t = settings.confidence_threshold
-    model = ConfidenceModel(bias=round(float(beta[0]) + float(np.log(t / (1 - t))), 3),
-                            **{f: round(float(b), 3) for f, b in zip(FEATURES, beta[1:])}, relative_power=power)
+    model = ConfidenceModel(
+        bias=round(float(beta[0]) + float(np.log(t / (1 - t))), 3),
+        **{f: round(float(b), 3) for f, b in zip(FEATURES, beta[1:])},
+        relative_power=power,
+    )
     text, figures = table(rows, beta)
     fresh = collect(engine, read_queries(FRESH))
     text += "\n\n" + fresh_line(fresh, beta)
     found = [r["rank"] for r in rows if r["label"] == "on"]
-    recall = f"answering case in the top 1 / 5 / 10: {sum(1 for r in found if r == 1) / len(found):.1%} / " \
-             f"{sum(1 for r in found if r and r <= 5) / len(found):.1%} / {sum(1 for r in found if r) / len(found):.1%}"
-    report = (f"# No-match calibration\n\nWeights (`CASEFINDER_CONFIDENCE`): `{model.model_dump_json()}`\n\n"
-              f"{text}\n\nOn-topic queries, {recall}.\n\n{hit_table(rows, beta, power, 0.5)}\n")
+    recall = (
+        f"answering case in the top 1 / 5 / 10: {sum(1 for r in found if r == 1) / len(found):.1%} / "
+        f"{sum(1 for r in found if r and r <= 5) / len(found):.1%} / {sum(1 for r in found if r) / len(found):.1%}"
+    )
+    report = (
+        f"# No-match calibration\n\nWeights (`CASEFINDER_CONFIDENCE`): `{model.model_dump_json()}`\n\n"
+        f"{text}\n\nOn-topic queries, {recall}.\n\n{hit_table(rows, beta, power, 0.5)}\n"
+    )
     print(report)
     print(json.dumps(figures))
     REPORT.write_text(report, "utf-8")

@@ -9,16 +9,15 @@ queries (bench/calibration, fit and held-out thirds), plus index build time and 
 from __future__ import annotations
 
 import argparse
+import math
 import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
-
-import math
 from collections import defaultdict
+from pathlib import Path
 
 from casefinder.config import get_settings
 from casefinder.engine import Casefinder
@@ -32,8 +31,12 @@ from calibrate import DATA, PARAPHRASES, read_queries, split_of, target_case  # 
 def timed_build(index_dir: Path) -> tuple[float, float]:
     """Seconds and peak MB of `casefinder index` in a child process."""
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "casefinder.cli", "index"], check=True, capture_output=True,
-                   env={**__import__("os").environ, "CASEFINDER_INDEX_DIR": str(index_dir)})
+    subprocess.run(
+        [sys.executable, "-m", "casefinder.cli", "index"],
+        check=True,
+        capture_output=True,
+        env={**__import__("os").environ, "CASEFINDER_INDEX_DIR": str(index_dir)},
+    )
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return time.perf_counter() - started, peak
 
@@ -50,10 +53,14 @@ def main() -> None:
     cols = ["recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10"]
     print(f"{'method':<8}" + "".join(f"{c:>11}" for c in cols) + f"{'off-topic':>11}{'false nm':>10}")
     for mode in ("bm25", "dense", "hybrid"):
-        s = summarise(evaluate(queries, lambda q: engine.retriever.search(q, 10, mode=mode)))
+        s = summarise(evaluate(queries, lambda q, mode=mode: engine.retriever.search(q, 10, mode=mode)))
         o = s["overall"]
-        print(f"{mode:<8}" + "".join(f"{o[c]:>11}" for c in cols)
-              + f"{s['offtopic']['flagged_no_match']:>7}/{s['offtopic']['queries']:<3}{len(s['ontopic_wrongly_no_match']):>10}")
+        print(
+            f"{mode:<8}"
+            + "".join(f"{o[c]:>11}" for c in cols)
+            + f"{s['offtopic']['flagged_no_match']:>7}/{s['offtopic']['queries']:<3}"
+            + f"{len(s['ontopic_wrongly_no_match']):>10}"
+        )
 
     print("\nhybrid per style (../shared/eval):")
     print(format_table(summarise(evaluate(queries, lambda q: engine.retriever.search(q, 10)))))
@@ -89,8 +96,11 @@ def own_queries(engine: Casefinder, path: Path) -> None:
     print(f"{'split':<8}{'style':<12}{'queries':>8}{'recall@1':>10}{'recall@5':>10}{'mrr@10':>8}{'ndcg@10':>9}")
     for (split, style), rs in sorted(ranks.items()):
         n = len(rs)
-        print(f"{split:<8}{style:<12}{n:>8}{sum(r == 1 for r in rs) / n:>10.3f}{sum(bool(r) and r <= 5 for r in rs) / n:>10.3f}"
-              f"{sum(1 / r for r in rs if r) / n:>8.3f}{sum(1 / math.log2(r + 1) for r in rs if r) / n:>9.3f}")
+        print(
+            f"{split:<8}{style:<12}{n:>8}{sum(r == 1 for r in rs) / n:>10.3f}"
+            f"{sum(bool(r) and r <= 5 for r in rs) / n:>10.3f}"
+            f"{sum(1 / r for r in rs if r) / n:>8.3f}{sum(1 / math.log2(r + 1) for r in rs if r) / n:>9.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -26,8 +26,8 @@ import numpy as np
 
 from casefinder.config import get_settings
 from casefinder.corpus.parse import Corpus
-from casefinder.index.embedders import load_embedder
 from casefinder.index.build import faiss_index, load_index
+from casefinder.index.embedders import load_embedder
 from casefinder.index.generation import Index, load_generation, write_generation
 from casefinder.search.retriever import Retriever
 
@@ -35,12 +35,26 @@ from casefinder.search.retriever import Retriever
 # so copies behave like other chunks on the same topic rather than 100 near-identical points.
 NOISE = 0.05
 QUERIES = (
-    "fælles it-drift", "nedbringe sygefravær", "rehabilitering i ældreplejen", "indkøb på tværs af kommuner",
-    "digital post til borgerne", "tolkning via video", "brobygning til uddannelse", "tandpleje for børn",
-    "energibesparelser i kommunale bygninger", "madservice til ældre", "velfærdsteknologi i hjemmeplejen",
-    "robotter i administrationen", "samarbejde om løn og regnskab", "anbringelse af udsatte børn",
-    "kørsel i hjemmeplejen", "genoptræning efter sygehusophold", "fælles vagtcentral", "misbrugsbehandling",
-    "plejefamilier og rekruttering", "jobcenter og virksomheder",
+    "fælles it-drift",
+    "nedbringe sygefravær",
+    "rehabilitering i ældreplejen",
+    "indkøb på tværs af kommuner",
+    "digital post til borgerne",
+    "tolkning via video",
+    "brobygning til uddannelse",
+    "tandpleje for børn",
+    "energibesparelser i kommunale bygninger",
+    "madservice til ældre",
+    "velfærdsteknologi i hjemmeplejen",
+    "robotter i administrationen",
+    "samarbejde om løn og regnskab",
+    "anbringelse af udsatte børn",
+    "kørsel i hjemmeplejen",
+    "genoptræning efter sygehusophold",
+    "fælles vagtcentral",
+    "misbrugsbehandling",
+    "plejefamilier og rekruttering",
+    "jobcenter og virksomheder",
 )
 
 
@@ -65,6 +79,7 @@ def reopened(index: Index, folder: Path, settings) -> tuple[Index, float]:
 def synthetic(index: Index, factor: int, settings, rng) -> Index:
     """The real index ``factor`` times: each copy of a case is a case of its own (id "<id>~n"),
     with the same texts and its chunks', sentences' and case vector perturbed by NOISE."""
+
     def noisy(vectors: np.ndarray) -> np.ndarray:
         v = vectors + rng.normal(0, NOISE, vectors.shape).astype(np.float32)
         return v / np.linalg.norm(v, axis=1, keepdims=True)
@@ -82,8 +97,19 @@ def synthetic(index: Index, factor: int, settings, rng) -> Index:
     starts = np.concatenate([[0], np.cumsum(per_chunk)]).astype(np.int64)
     bm25 = bm25s.BM25()
     bm25.index([index.analyzer(c.embed_text) for c in index.chunks] * factor, show_progress=False)
-    return Index(index.manifest, Corpus(index.corpus.documents, cases), chunks, vectors, faiss_index(vectors, settings),
-                 bm25, index.analyzer, index.words, np.vstack(case_vectors), np.vstack(sentence_vectors), starts)
+    return Index(
+        index.manifest,
+        Corpus(index.corpus.documents, cases),
+        chunks,
+        vectors,
+        faiss_index(vectors, settings),
+        bm25,
+        index.analyzer,
+        index.words,
+        np.vstack(case_vectors),
+        np.vstack(sentence_vectors),
+        starts,
+    )
 
 
 def main() -> None:
@@ -95,8 +121,15 @@ def main() -> None:
     base = load_index(settings, embedder, progress=False)
     started = time.perf_counter()
     embedder.embed_queries(["opvarmning"])
-    embed_ms = statistics.median([(lambda t: (embedder.embed_queries([q]), time.perf_counter() - t)[1])(time.perf_counter())
-                                  for q in QUERIES]) * 1000
+    embed_ms = (
+        statistics.median(
+            [
+                (lambda t: (embedder.embed_queries([q]), time.perf_counter() - t)[1])(time.perf_counter())
+                for q in QUERIES
+            ]
+        )
+        * 1000
+    )
     print(f"query embedding (median): {embed_ms:.1f} ms; chunks at 1x: {len(base.chunks)}")
     rng = np.random.default_rng(0)
     p50_1x = whole_1x = None
@@ -108,9 +141,24 @@ def main() -> None:
             index, private_mb = reopened(built, Path(folder), settings)
             retriever = Retriever(index, embedder, settings)
             flat = faiss_index(index.vectors, settings.model_copy(update={"faiss_index": "flat"}))
-            exact = Retriever(Index(index.manifest, index.corpus, index.chunks, index.vectors, flat, index.bm25,
-                                    index.analyzer, index.words, index.case_vectors, index.sentence_vectors,
-                                    index.sentence_starts, index.case_centroids), embedder, settings)
+            exact = Retriever(
+                Index(
+                    index.manifest,
+                    index.corpus,
+                    index.chunks,
+                    index.vectors,
+                    flat,
+                    index.bm25,
+                    index.analyzer,
+                    index.words,
+                    index.case_vectors,
+                    index.sentence_vectors,
+                    index.sentence_starts,
+                    index.case_centroids,
+                ),
+                embedder,
+                settings,
+            )
             times, whole, overlap = [], [], []
             for q in QUERIES:
                 t = time.perf_counter()
@@ -131,10 +179,14 @@ def main() -> None:
         p50_1x = p50_1x or p50
         whole_p50 = statistics.median(whole)
         whole_1x = whole_1x or whole_p50
-        print(f"{factor:>4}x: {len(built.chunks):>7} chunks, {kind}, built in {build_s:.1f} s; per worker "
-              f"{private_mb:.0f} MB private + {mapped_mb:.0f} MB index files mapped (shared); search p50 {p50:.1f} ms "
-              f"({p50 / p50_1x:.2f}x 1x), p99 {p99:.1f} ms; with the query embedding p50 {whole_p50:.1f} ms "
-              f"({whole_p50 / whole_1x:.2f}x 1x); recall@10 against exact {np.mean(overlap):.3f}", flush=True)
+        print(
+            f"{factor:>4}x: {len(built.chunks):>7} chunks, {kind}, built in {build_s:.1f} s; per worker "
+            f"{private_mb:.0f} MB private + {mapped_mb:.0f} MB index files mapped (shared); search p50 {p50:.1f} ms "
+            f"({p50 / p50_1x:.2f}x 1x), p99 {p99:.1f} ms; with the query embedding p50 {whole_p50:.1f} ms "
+            f"({whole_p50 / whole_1x:.2f}x 1x); recall@10 against exact {np.mean(overlap):.3f}",
+            flush=True,
+        )
+
 
 if __name__ == "__main__":
     main()

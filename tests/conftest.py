@@ -22,12 +22,22 @@ CALIBRATION = [ROOT / "bench" / "calibration" / name for name in ("queries.jsonl
 ODENSE_ID = "kl-samarbejde-2019-odense-kommune-samarbejde-mellem-akutteam-og-misbrugscenter"
 
 
+BUNDLED = ("engine", "client", "corpus", "dev_queries")  # the fixtures below that load the real corpus or model
+
+
 def pytest_collection_modifyitems(items):
-    """Tests that use the bundled corpus's engine get the marker ``corpus``; the others work on
-    tiny corpora and single modules: ``pytest -m "not corpus"`` runs those alone, in seconds."""
+    """A test that uses the bundled corpus's fixtures must say so with the marker ``corpus``
+    (``pytest -m "not corpus"`` runs the rest in seconds, without the model); a module's own
+    fixture of the same name (tests/test_tiny_engine.py) is not the bundled one."""
+    unmarked = []
     for item in items:
-        if {"engine", "client", "corpus"} & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.corpus)
+        info = getattr(item, "_fixtureinfo", None)
+        defs = info.name2fixturedefs if info else {}
+        bundled = [n for n in BUNDLED if n in defs and defs[n][-1].func.__module__ == __name__]
+        if bundled and item.get_closest_marker("corpus") is None:
+            unmarked.append(f"{item.nodeid} ({', '.join(bundled)})")
+    if unmarked:
+        raise pytest.UsageError("tests på det medfølgende korpus mangler @pytest.mark.corpus:\n" + "\n".join(unmarked))
 
 
 @pytest.fixture(scope="session")

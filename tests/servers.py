@@ -22,8 +22,15 @@ class FakeLLM:
     lines of a stream, ``trickle`` sends the answer one byte every so many seconds, and ``gap``
     waits so long between the events of a stream. ``aborted`` is set when the client hung up."""
 
-    def __init__(self, reply: str = "", hang: float = 0.0, body: object = None, events: list | None = None,
-                 trickle: float = 0.0, gap: float = 0.0):
+    def __init__(
+        self,
+        reply: str = "",
+        hang: float = 0.0,
+        body: object = None,
+        events: list | None = None,
+        trickle: float = 0.0,
+        gap: float = 0.0,
+    ):
         self.reply, self.hang, self.requests = reply, hang, []
         self.body, self.events, self.trickle, self.gap = body, events, trickle, gap
         self.aborted = threading.Event()
@@ -59,8 +66,10 @@ class FakeLLM:
                     self.end_headers()
                     events = outer.events
                     if events is None:  # split mid-word and mid-citation
-                        events = [{"choices": [{"index": 0, "delta": {"content": outer.reply[i : i + 7]}}]}
-                                  for i in range(0, len(outer.reply), 7)]
+                        events = [
+                            {"choices": [{"index": 0, "delta": {"content": outer.reply[i : i + 7]}}]}
+                            for i in range(0, len(outer.reply), 7)
+                        ]
                     for event in events:
                         self.write(f"data: {json.dumps(event)}\n\n".encode())
                         self.wfile.flush()
@@ -115,13 +124,18 @@ class ServeProcess:
     ``answering_after``: seconds from the start to the first /healthz answer; ``ready_after``:
     to the first one that says "ok" (waited for unless ``wait_ok`` is False)."""
 
-    def __init__(self, *args: str, env: dict | None = None, output=subprocess.DEVNULL, timeout: float = 300,
-                 wait_ok: bool = True):
+    def __init__(
+        self, *args: str, env: dict | None = None, output=subprocess.DEVNULL, timeout: float = 300, wait_ok: bool = True
+    ):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         started = time.perf_counter()
-        self.process = subprocess.Popen([sys.executable, "-m", "casefinder.cli", "serve", "--port", str(self.port), *args],
-                                        stdout=output, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "casefinder.cli", "serve", "--port", str(self.port), *args],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+        )
         self.answering_after = self.ready_after = None
         while True:
             try:

@@ -1,5 +1,7 @@
 """The Danish analyzer behind BM25: each step with Danish examples."""
 
+import pytest
+
 from casefinder.index.analyzer import Analyzer, learn_vocabulary, stem, stop_words
 
 
@@ -32,6 +34,7 @@ def test_decompounding_with_corpus_vocabulary():
     assert analyzer.split_compound("kanelsnegle") == ()
 
 
+@pytest.mark.corpus
 def test_vocabulary_is_learned_from_the_real_corpus(engine):
     analyzer = engine.index.analyzer
     assert analyzer.split_compound("medicinudlevering") == ("medicin", "udlevering")

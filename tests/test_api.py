@@ -6,6 +6,8 @@ import pytest
 
 from conftest import ODENSE_ID
 
+pytestmark = pytest.mark.corpus  # the bundled corpus, its index and the real model
+
 
 def test_search_get_follows_the_contract(client):
     r = client.get("/api/search", params={"q": "samarbejde om medicinudlevering", "k": 3})
@@ -80,8 +82,11 @@ def test_viewer_highlights_the_passage_as_one_block(client):
 def test_a_filter_that_leaves_only_weak_cases_says_so_and_can_be_removed(client):
     query = "fælles it-drift mellem flere kommuner"
     weak = [h for h in client.get("/api/search", params={"q": query, "k": 50}).json()["hits"] if h["confidence"] < 0.01]
-    catalogue = next(h["case"]["catalogue"] for h in weak[::-1]
-                     if client.get("/api/search", params={"q": query, "catalogue": h["case"]["catalogue"]}).json()["no_match"])
+    catalogue = next(
+        h["case"]["catalogue"]
+        for h in weak[::-1]
+        if client.get("/api/search", params={"q": query, "catalogue": h["case"]["catalogue"]}).json()["no_match"]
+    )
     page = client.get("/", params={"q": query, "catalogue": catalogue}).text
     assert "med de valgte filtre" in page and "Fjern et filter" in page
     assert 'class="chip"' in page
@@ -113,7 +118,10 @@ def test_links_are_absolute_when_a_public_address_is_configured(engine):
     with TestClient(create_app(settings, public)) as c:
         hit = c.get("/api/search", params={"q": "medicinudlevering", "k": 1}).json()["hits"][0]
         assert hit["source"]["url"].startswith("https://casefinder.example.dk/documents/")
-        chat = c.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "Hvem udleverer medicin i weekenden i Odense?"}]}).json()
+        chat = c.post(
+            "/v1/chat/completions",
+            json={"messages": [{"role": "user", "content": "Hvem udleverer medicin i weekenden i Odense?"}]},
+        ).json()
         assert "(https://casefinder.example.dk/documents/" in chat["choices"][0]["message"]["content"]
 
 
@@ -153,7 +161,13 @@ BAD_INPUTS = [
     ("get", "/api/search", {"params": {"q": "it", "k": 0}}, 400, "invalid_k"),
     ("get", "/api/search", {"params": {"q": "it", "k": 10**9}}, 400, "invalid_k"),
     ("get", "/api/search", {"params": {"q": "it", "k": "ti"}}, 422, "invalid_request"),
-    ("post", "/api/search", {"content": b"{not json", "headers": {"content-type": "application/json"}}, 422, "invalid_request"),
+    (
+        "post",
+        "/api/search",
+        {"content": b"{not json", "headers": {"content-type": "application/json"}},
+        422,
+        "invalid_request",
+    ),
     ("post", "/api/search", {"json": {"q": 42}}, 422, "invalid_request"),
     ("post", "/api/search", {"json": {"q": "it", "k": "mange"}}, 422, "invalid_request"),
     ("post", "/api/search", {"json": ["q"]}, 422, "invalid_request"),
@@ -174,7 +188,9 @@ BAD_INPUTS = [
 ]
 
 
-@pytest.mark.parametrize("method,path,kwargs,status,code", BAD_INPUTS, ids=[f"{m} {p} {c}" for m, p, _, _, c in BAD_INPUTS])
+@pytest.mark.parametrize(
+    "method,path,kwargs,status,code", BAD_INPUTS, ids=[f"{m} {p} {c}" for m, p, _, _, c in BAD_INPUTS]
+)
 def test_bad_input_gets_a_4xx_with_the_contract_error(client, method, path, kwargs, status, code):
     r = client.request(method.upper(), path, **kwargs)
     assert r.status_code == status
@@ -196,7 +212,10 @@ def test_write_routes_require_the_api_key_when_configured(engine, settings):
     locked = settings.model_copy(update={"api_key": "hemmelig"})
     with TestClient(create_app(locked, engine)) as c:
         assert c.post("/api/ask", json={"question": "it-drift"}).status_code == 401
-        assert c.post("/api/ask", json={"question": "it-drift"}, headers={"Authorization": "Bearer hemmelig"}).status_code == 200
+        assert (
+            c.post("/api/ask", json={"question": "it-drift"}, headers={"Authorization": "Bearer hemmelig"}).status_code
+            == 200
+        )
         assert c.get("/api/search", params={"q": "it-drift"}).status_code == 200  # reading stays open
         assert c.get("/metrics").status_code == 401  # operators scrape it with the key
         assert c.get("/metrics", headers={"Authorization": "Bearer hemmelig"}).status_code == 200

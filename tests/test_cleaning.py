@@ -1,6 +1,9 @@
 """Clean text for display and indexing, with an exact map back to the raw file."""
 
-from hypothesis import given, settings as hsettings, strategies as st
+import pytest
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from casefinder.corpus.cleaning import CleanText, normalise
 
@@ -30,6 +33,7 @@ def test_whitespace_is_normalised_and_paragraphs_kept():
     assert clean("midt i en\n\nsætning") == "midt i en sætning"
 
 
+@pytest.mark.corpus
 def test_every_kept_character_maps_to_itself_in_the_raw_text(corpus):
     for doc in corpus.documents:
         ct = doc.clean
@@ -38,6 +42,7 @@ def test_every_kept_character_maps_to_itself_in_the_raw_text(corpus):
                 assert doc.raw[ct.offsets[i]] == ct.text[i]
 
 
+@pytest.mark.corpus
 @hsettings(max_examples=300, deadline=None)
 @given(data=st.data())
 def test_offset_map_round_trips_on_random_spans(corpus, data):

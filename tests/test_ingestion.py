@@ -24,8 +24,11 @@ SHORT_CASES = [
 
 def _html(path, cases=SHORT_CASES, parts=("Kort om",)):
     cases = "".join(f"<h2>{t}</h2>" + "".join(f"<h3>{p}</h3>" for p in parts) + f"<p>{b}</p>" for t, b in cases)
-    path.write_text(f"<!doctype html><html lang=da><head><meta charset=utf-8><title>Katalog</title></head>"
-                    f"<body><h1>Nye samarbejder</h1><p>Kataloget samler nye eksempler.</p>{cases}</body></html>", "utf-8")
+    path.write_text(
+        f"<!doctype html><html lang=da><head><meta charset=utf-8><title>Katalog</title></head>"
+        f"<body><h1>Nye samarbejder</h1><p>Kataloget samler nye eksempler.</p>{cases}</body></html>",
+        "utf-8",
+    )
     return html_to_text(path)
 
 
@@ -44,7 +47,9 @@ def _docx(path, cases=SHORT_CASES, parts=("Kort om",)):
 
 
 @pytest.mark.parametrize("extract", [_html, _docx])
-@pytest.mark.parametrize("cases,parts", [(SHORT_CASES, ("Kort om",)), (SHORT_CASES[:2], ()), (SHORT_CASES[:2], ("Kort om",))])
+@pytest.mark.parametrize(
+    "cases,parts", [(SHORT_CASES, ("Kort om",)), (SHORT_CASES[:2], ()), (SHORT_CASES[:2], ("Kort om",))]
+)
 def test_each_heading_of_the_level_that_carries_the_cases_is_a_unit_of_its_own(tmp_path, extract, cases, parts):
     corpus = tmp_path / "corpus"
     corpus.mkdir()

@@ -1,5 +1,6 @@
 """A damaged or contested index folder and a messy corpus folder: never a broken index served,
-never a file lost, never a silent wrong id. On a tiny corpus, so each build takes seconds."""
+never a file lost, never a silent wrong id. On a tiny corpus with the fake embedder
+(tests/fakes.py), so each build takes milliseconds."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from fastapi.testclient import TestClient
 
 from casefinder.api.app import create_app
 from casefinder.corpus.parse import CorpusError, load_corpus
+from casefinder.engine import Casefinder
 from casefinder.index.build import CACHE, build_index, load_index
 from casefinder.index.cache import EmbeddingCache
 from casefinder.index.generation import DESCRIPTION, FILES
 from casefinder.index.manifest import GENERATIONS, POINTER, IndexUnavailable, read_pointer
+from fakes import FakeEmbedder
 
 SOURCE = "kl-samarbejdende-kommuner-2018.md"
 
@@ -47,34 +50,38 @@ class Counting:
 
 
 def _generation(settings, index=None):
-    return settings.index_dir / GENERATIONS / (index.generation if index else read_pointer(settings.index_dir)["generation"])
+    return (
+        settings.index_dir
+        / GENERATIONS
+        / (index.generation if index else read_pointer(settings.index_dir)["generation"])
+    )
 
 
-def test_a_build_keeps_the_one_before_as_fallback_and_removes_only_older_builds(tiny, engine):
-    first = build_index(tiny, engine.embedder, progress=False)
+def test_a_build_keeps_the_one_before_as_fallback_and_removes_only_older_builds(tiny):
+    first = build_index(tiny, FakeEmbedder(), progress=False)
     (tiny.index_dir / "LÆSMIG.txt").write_text("noter fra driften")
-    second = build_index(tiny.model_copy(update={"chunk_size": 700}), engine.embedder, progress=False)
+    second = build_index(tiny.model_copy(update={"chunk_size": 700}), FakeEmbedder(), progress=False)
     assert read_pointer(tiny.index_dir) == {"generation": second.generation, "previous": first.generation}
-    third = build_index(tiny, engine.embedder, progress=False)
+    third = build_index(tiny, FakeEmbedder(), progress=False)
     assert {p.name for p in (tiny.index_dir / GENERATIONS).iterdir()} == {second.generation, third.generation}
     assert (tiny.index_dir / "LÆSMIG.txt").exists()
     assert third.manifest["embedded_now"] == 0  # the first build's vectors stayed in the cache
 
 
-def test_a_killed_build_resumes_where_it_stopped(tiny, engine):
-    dying = Counting(engine.embedder, die_after=3)
+def test_a_killed_build_resumes_where_it_stopped(tiny):
+    dying = Counting(FakeEmbedder(), die_after=3)
     with pytest.raises(KeyboardInterrupt):
         build_index(tiny.model_copy(update={"embed_batch_size": 2}), dying, progress=False)
     assert dying.passages == 6 and len(EmbeddingCache(tiny.index_dir / CACHE).read()) == 6
     assert read_pointer(tiny.index_dir) is None  # nothing half-built is published
-    resumed = Counting(engine.embedder)
+    resumed = Counting(FakeEmbedder())
     index = build_index(tiny, resumed, progress=False)
     texts = len(index.chunks) + len(index.case_ids) + len(index.sentence_vectors)  # per chunk, case and sentence
     assert resumed.passages == texts - 6 == index.manifest["embedded_now"]
     assert len(EmbeddingCache(tiny.index_dir / CACHE).segments()) <= 8
 
 
-def test_a_build_asked_to_stop_stops_between_batches_and_keeps_its_vectors(tiny, engine):
+def test_a_build_asked_to_stop_stops_between_batches_and_keeps_its_vectors(tiny):
     from casefinder.index.build import BuildStopped
 
     stop = threading.Event()
@@ -85,15 +92,15 @@ def test_a_build_asked_to_stop_stops_between_batches_and_keeps_its_vectors(tiny,
                 stop.set()  # SIGTERM arrives while the second batch is embedded
             return super().embed_passages(texts)
 
-    stopping = Stopping(engine.embedder)
+    stopping = Stopping(FakeEmbedder())
     with pytest.raises(BuildStopped):
         build_index(tiny.model_copy(update={"embed_batch_size": 3}), stopping, progress=False, stop=stop)
     assert stopping.batches == 2 and len(EmbeddingCache(tiny.index_dir / CACHE).read()) == 6
     assert not (tiny.index_dir / ".build-progress.json").exists()
 
 
-def test_two_builds_at_once_take_turns(tiny, engine):
-    a, b = Counting(engine.embedder), Counting(engine.embedder)
+def test_two_builds_at_once_take_turns(tiny):
+    a, b = Counting(FakeEmbedder()), Counting(FakeEmbedder())
     threads = [threading.Thread(target=build_index, args=(tiny, e), kwargs={"progress": False}) for e in (a, b)]
     for t in threads:
         t.start()
@@ -109,36 +116,36 @@ def _flip(path, at, n=64):
     path.write_bytes(bytes(data))
 
 
-def test_damaged_served_vectors_are_rebuilt_from_the_cache_never_reused(tiny, engine):
-    built = build_index(tiny, engine.embedder, progress=False)
+def test_damaged_served_vectors_are_rebuilt_from_the_cache_never_reused(tiny):
+    built = build_index(tiny, FakeEmbedder(), progress=False)
     _flip(_generation(tiny, built) / FILES["vectors"], 128 + 2 * built.vectors.shape[1] * 4)
-    counting = Counting(engine.embedder)
+    counting = Counting(FakeEmbedder())
     index = load_index(tiny, counting, progress=False)
     assert counting.passages == 0 and index.generation != built.generation
     assert np.allclose(index.vectors, built.vectors)
 
 
-def test_damaged_vectors_are_embedded_again_when_the_cache_lost_them_too(tiny, engine):
+def test_damaged_vectors_are_embedded_again_when_the_cache_lost_them_too(tiny):
     # 64 flipped bytes inside one stored vector, and no cache: the rebuild must not take it from the damaged file.
-    built = build_index(tiny, engine.embedder, progress=False)
+    built = build_index(tiny, FakeEmbedder(), progress=False)
     _flip(_generation(tiny, built) / FILES["vectors"], 128 + 2 * built.vectors.shape[1] * 4)
     for segment in EmbeddingCache(tiny.index_dir / CACHE).segments():
         segment.unlink()
-    index = load_index(tiny, engine.embedder, progress=False)
+    index = load_index(tiny, FakeEmbedder(), progress=False)
     assert index.manifest["embedded_now"] == len(built.vectors) + len(built.case_vectors) + len(built.sentence_vectors)
     assert np.allclose(np.linalg.norm(index.vectors, axis=1), 1.0, atol=1e-3)
     assert np.allclose(index.vectors, built.vectors, atol=5e-3)
 
 
-def test_a_damaged_cache_segment_costs_only_its_own_vectors(tiny, engine):
+def test_a_damaged_cache_segment_costs_only_its_own_vectors(tiny):
     small = tiny.model_copy(update={"embed_batch_size": 50})
-    build_index(small, engine.embedder, progress=False)
+    build_index(small, FakeEmbedder(), progress=False)
     (tiny.index_dir / POINTER).unlink()  # no generation to take vectors back from
     segment = EmbeddingCache(tiny.index_dir / CACHE).segments()[0]
     with np.load(segment) as data:
         lost = len(data["keys"])
     _flip(segment, 200, 8)
-    counting = Counting(engine.embedder)
+    counting = Counting(FakeEmbedder())
     load_index(tiny, counting, progress=False)
     assert counting.passages == lost
 
@@ -164,21 +171,22 @@ def _garbage_pointer(generation):
 
 
 @pytest.mark.parametrize("damage", [_truncate_chunks, _truncate_vectors, _drop_file_list, _garbage_pointer])
-def test_a_damaged_index_is_rebuilt_from_the_cache_or_refused_never_served(tiny, engine, damage):
-    built = build_index(tiny, engine.embedder, progress=False)
+def test_a_damaged_index_is_rebuilt_from_the_cache_or_refused_never_served(tiny, damage):
+    built = build_index(tiny, FakeEmbedder(), progress=False)
     damage(_generation(tiny, built))
     with pytest.raises(IndexUnavailable, match="casefinder index"):
-        load_index(tiny, engine.embedder, rebuild=False)
-    index = load_index(tiny, engine.embedder, progress=False)
+        load_index(tiny, FakeEmbedder(), rebuild=False)
+    index = load_index(tiny, FakeEmbedder(), progress=False)
     assert index.manifest["embedded_now"] == 0
     assert len(index.chunks) == len(index.vectors) == len(built.chunks)
     assert np.allclose(index.vectors, built.vectors)
 
 
 def _manifest(corpus_dir, *entries):
-    (corpus_dir / "catalogues.toml").write_text("\n".join(
-        "[[catalogue]]\n" + "\n".join(f'{k} = "{v}"' for k, v in entry.items()) + "\n" for entry in entries
-    ), "utf-8")
+    (corpus_dir / "catalogues.toml").write_text(
+        "\n".join("[[catalogue]]\n" + "\n".join(f'{k} = "{v}"' for k, v in entry.items()) + "\n" for entry in entries),
+        "utf-8",
+    )
 
 
 def test_two_catalogues_with_one_id_are_refused_naming_both(tiny):
@@ -195,25 +203,24 @@ def test_an_entry_without_a_file_is_a_clear_error(tiny):
         load_corpus(tiny.corpus_dir)
 
 
-def test_an_unlisted_file_gets_a_valid_id_and_working_links(tiny, engine):
+def test_an_unlisted_file_gets_a_valid_id_and_working_links(tiny):
     corpus = tiny.corpus_dir
     (corpus / "lille.md").rename(corpus / "Min Kommune – Katalog 2024.md")
     (corpus / "nuller.txt").write_bytes(b"\x00" * 4096)
     loaded = load_corpus(corpus)
     assert [d.id for d in loaded.documents] == ["min-kommune-katalog-2024"]
     assert any("nuller.txt" in w and "NUL" in w for w in loaded.warnings)
-    index = build_index(tiny, engine.embedder, progress=False)
-    from casefinder.engine import Casefinder
-
-    local = Casefinder(tiny, index, engine.embedder)
+    embedder = FakeEmbedder()
+    local = Casefinder(tiny, build_index(tiny, embedder, progress=False), embedder)
     with TestClient(create_app(tiny, local)) as c:
         hit = c.get("/api/search", params={"q": "samarbejde"}).json()["hits"][0]
         assert c.get(hit["source"]["url"]).status_code == 200
 
 
-def test_a_broken_manifest_on_rebuild_is_a_clear_error_and_the_index_stays(engine, tiny):
-    corpus = tiny.corpus_dir
-    (corpus / "catalogues.toml").write_text("[[catalogue]\nid = ", "utf-8")
+def test_a_broken_manifest_on_rebuild_is_a_clear_error_and_the_index_stays(tiny):
+    embedder = FakeEmbedder()
+    engine = Casefinder(tiny, build_index(tiny, embedder, progress=False), embedder)
+    (tiny.corpus_dir / "catalogues.toml").write_text("[[catalogue]\nid = ", "utf-8")
     locked = tiny.model_copy(update={"api_key": "hemmelig"})
     with TestClient(create_app(locked, engine)) as c:
         r = c.post("/api/index", headers={"X-API-Key": "hemmelig"})
@@ -221,13 +228,15 @@ def test_a_broken_manifest_on_rebuild_is_a_clear_error_and_the_index_stays(engin
         assert c.get("/api/search", params={"q": "it-drift"}).status_code == 200
 
 
-def test_what_the_parser_says_of_a_file_is_said_once_by_the_build_that_takes_it_in(tiny, engine, caplog):
-    (tiny.corpus_dir / "notat.txt").write_text("Et notat\n\nOm fælles indkøb af kontorartikler i tre kommuner. " * 20, "utf-8")
+def test_what_the_parser_says_of_a_file_is_said_once_by_the_build_that_takes_it_in(tiny, caplog):
+    (tiny.corpus_dir / "notat.txt").write_text(
+        "Et notat\n\nOm fælles indkøb af kontorartikler i tre kommuner. " * 20, "utf-8"
+    )
     with caplog.at_level(logging.WARNING):
-        build_index(tiny, engine.embedder, progress=False)
+        build_index(tiny, FakeEmbedder(), progress=False)
     assert sum("notat.txt: ukendt layout" in r.message for r in caplog.records) == 1
     caplog.clear()
     with caplog.at_level(logging.WARNING):
-        build_index(tiny.model_copy(update={"chunk_size": 800}), engine.embedder, progress=False)
+        build_index(tiny.model_copy(update={"chunk_size": 800}), FakeEmbedder(), progress=False)
         load_corpus(tiny.corpus_dir)
     assert not any("notat.txt" in r.message for r in caplog.records)

@@ -7,10 +7,13 @@ import sys
 from collections import defaultdict
 
 import pytest
+
 from conftest import ROOT, calibration_queries
 
 sys.path.insert(0, str(ROOT / "bench"))
 from calibrate import split_of  # noqa: E402  (the split the weights were fitted by)
+
+pytestmark = pytest.mark.corpus  # the bundled corpus, its index and the real model
 
 
 def held_out() -> list[dict]:
@@ -59,7 +62,7 @@ def test_english_words_count_by_the_catalogue_words_they_begin_like(engine):
 
 
 def test_only_function_words_count_as_function_words(engine):
-    """"kommunen" is ignored by search like a function word, but it is a noun of the catalogues'
+    """ "kommunen" is ignored by search like a function word, but it is a noun of the catalogues'
     subject: it must not lend a question about something else the catalogues' voice."""
     judge, retriever = engine.retriever.judge, engine.retriever
 

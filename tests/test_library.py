@@ -6,7 +6,6 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from conftest import SHARED
 from fastapi.testclient import TestClient
 
 from casefinder.api.app import create_app
@@ -16,6 +15,7 @@ from casefinder.corpus.parse import CorpusError, load_corpus
 from casefinder.corpus.text_tools import letters  # text up to hyphenation, line breaks and spacing
 from casefinder.engine import Casefinder
 from casefinder.index.build import build_index
+from conftest import SHARED
 
 FIXTURE = SHARED / "fixtures" / "samarbejde-2019-tospaltet.pdf"
 MARKDOWN = "kl-samarbejde-2019.md"
@@ -62,6 +62,7 @@ def test_the_fixture_pdf_gives_the_cases_of_its_markdown_version_with_their_page
         assert pdf_case.kind != "case" or pdf_case.page > 1
 
 
+@pytest.mark.corpus
 def test_add_a_pdf_search_it_open_the_original_at_the_page_and_remove_it(library, engine):
     before = names(library.corpus_dir)
     doc_id = add_catalogue(library.corpus_dir, FIXTURE, title="Samarbejde (PDF)", year=2019)
@@ -98,16 +99,19 @@ def _no_text_layer(path):
     writer.write(path)
 
 
-@pytest.mark.parametrize("name,make,reason", [
-    ("krypteret.pdf", _encrypted, "krypteret"),
-    ("skannet.pdf", _no_text_layer, "ingen tekst"),
-    ("tom.txt", lambda p: p.write_bytes(b"  \n"), "tom"),
-    ("latin1.txt", lambda p: p.write_bytes("Kommunernes samarbejde om indkøb".encode("latin-1")), "UTF-8"),
-    ("regneark.xlsx", lambda p: p.write_bytes(b"PK\x03\x04"), "filtypen"),
-    ("kaputt.pdf", lambda p: p.write_bytes(b"%PDF-1.4 ikke en pdf"), "læsbar PDF"),
-    ("halv.pdf", lambda p: p.write_bytes(FIXTURE.read_bytes()[:5000]), "læsbar PDF"),
-    ("kaputt.docx", lambda p: p.write_bytes(b"PK ikke en zip"), "læsbar DOCX"),
-])
+@pytest.mark.parametrize(
+    "name,make,reason",
+    [
+        ("krypteret.pdf", _encrypted, "krypteret"),
+        ("skannet.pdf", _no_text_layer, "ingen tekst"),
+        ("tom.txt", lambda p: p.write_bytes(b"  \n"), "tom"),
+        ("latin1.txt", lambda p: p.write_bytes("Kommunernes samarbejde om indkøb".encode("latin-1")), "UTF-8"),
+        ("regneark.xlsx", lambda p: p.write_bytes(b"PK\x03\x04"), "filtypen"),
+        ("kaputt.pdf", lambda p: p.write_bytes(b"%PDF-1.4 ikke en pdf"), "læsbar PDF"),
+        ("halv.pdf", lambda p: p.write_bytes(FIXTURE.read_bytes()[:5000]), "læsbar PDF"),
+        ("kaputt.docx", lambda p: p.write_bytes(b"PK ikke en zip"), "læsbar DOCX"),
+    ],
+)
 def test_a_file_that_cannot_be_read_is_refused_and_nothing_changes(library, tmp_path, name, make, reason):
     before = {p.name: p.read_bytes() for p in library.corpus_dir.iterdir()}
     make(tmp_path / name)
@@ -121,11 +125,13 @@ def test_an_id_already_in_use_and_the_last_catalogue_are_refused(library, settin
     with pytest.raises(CorpusError, match="allerede i brug"):
         add_catalogue(library.corpus_dir, settings.corpus_dir / MARKDOWN, doc_id="kl-samarbejdende-kommuner-2018")
     (library.corpus_dir / "catalogues.toml").write_text(
-        '[[catalogue]]\nid = "eneste"\nfile = "kl-samarbejdende-kommuner-2018.md"\n', "utf-8")
+        '[[catalogue]]\nid = "eneste"\nfile = "kl-samarbejdende-kommuner-2018.md"\n', "utf-8"
+    )
     with pytest.raises(CorpusError, match="sidste katalog"):
         remove_catalogue(library.corpus_dir, "eneste")
 
 
+@pytest.mark.corpus
 def test_catalogues_are_added_and_removed_over_the_api_with_the_admin_key(library, engine, settings):
     locked = library.model_copy(update={"api_key": "hemmelig"})
     key = {"X-API-Key": "hemmelig"}
@@ -135,33 +141,47 @@ def test_catalogues_are_added_and_removed_over_the_api_with_the_admin_key(librar
         assert c.post("/api/catalogues", files=files).status_code == 401
         added = c.post("/api/catalogues", files=files, data={"title": "Samarbejde", "year": "2019"}, headers=key)
         assert added.status_code == 201 and added.json()["id"] == "samarbejde"
-        assert sorted(d["id"] for d in c.get("/api/documents").json()) == ["kl-samarbejdende-kommuner-2018", "samarbejde"]
+        assert sorted(d["id"] for d in c.get("/api/documents").json()) == [
+            "kl-samarbejdende-kommuner-2018",
+            "samarbejde",
+        ]
         refused = c.post("/api/catalogues", files={"file": ("tom.txt", b"", "text/plain")}, headers=key)
         assert refused.status_code == 422 and "tom.txt" in refused.json()["error"]["message"]
         assert c.delete("/api/catalogues/samarbejde", headers=key).status_code == 200
         assert [d["id"] for d in c.get("/api/documents").json()] == ["kl-samarbejdende-kommuner-2018"]
         # A file name or title the manifest could not hold is a 422 naming no server folder.
         for name, title in ((b"nul\x00.md", b"Samarbejde"), (b"samarbejde.md", b"Bi\x7f")):
-            body = (b'--grense\r\nContent-Disposition: form-data; name="title"\r\n\r\n' + title
-                    + b'\r\n--grense\r\nContent-Disposition: form-data; name="file"; filename="' + name
-                    + b'"\r\nContent-Type: text/markdown\r\n\r\n' + text + b"\r\n--grense--\r\n")
-            refused = c.post("/api/catalogues", content=body,
-                             headers={**key, "Content-Type": "multipart/form-data; boundary=grense"})
+            body = (
+                b'--grense\r\nContent-Disposition: form-data; name="title"\r\n\r\n'
+                + title
+                + b'\r\n--grense\r\nContent-Disposition: form-data; name="file"; filename="'
+                + name
+                + b'"\r\nContent-Type: text/markdown\r\n\r\n'
+                + text
+                + b"\r\n--grense--\r\n"
+            )
+            refused = c.post(
+                "/api/catalogues", content=body, headers={**key, "Content-Type": "multipart/form-data; boundary=grense"}
+            )
             assert refused.status_code == 422 and str(library.corpus_dir) not in refused.text
         assert [d["id"] for d in c.get("/api/documents").json()] == ["kl-samarbejdende-kommuner-2018"]
 
 
 CASE_TEXT = [
-    ("Vejle Kommune: Fælles vagtcentral for natteplejen",
-     "Tre kommuner samler nattevagternes opkald i én vagtcentral. Borgere med nødkald får svar inden for to "
-     "minutter, og sygeplejersker kører ud fra den nærmeste base. Ordningen sparer 1,2 mio. kr. om året. "
-     "Vagtcentralen bemandes af en koordinator, som kender alle tre kommuners borgere med nødkald, og som "
-     "kan se, hvilken bil der er nærmest. Kommunerne deler udgiften efter antal borgere med nødkald."),
-    ("Kolding Kommune: Droner til inspektion af broer",
-     "Vejafdelingen bruger droner til at fotografere brounderside og autoværn. Inspektionen tager en dag "
-     "frem for en uge, og ingen medarbejdere skal hænge i lift over vandet. Billederne lægges i kommunens "
-     "vejregister, så revner og rust kan følges fra år til år. Dronen flyves af to medarbejdere med "
-     "droncertifikat, og flyvningerne planlægges, så trafikken på broen ikke skal standses."),
+    (
+        "Vejle Kommune: Fælles vagtcentral for natteplejen",
+        "Tre kommuner samler nattevagternes opkald i én vagtcentral. Borgere med nødkald får svar inden for to "
+        "minutter, og sygeplejersker kører ud fra den nærmeste base. Ordningen sparer 1,2 mio. kr. om året. "
+        "Vagtcentralen bemandes af en koordinator, som kender alle tre kommuners borgere med nødkald, og som "
+        "kan se, hvilken bil der er nærmest. Kommunerne deler udgiften efter antal borgere med nødkald.",
+    ),
+    (
+        "Kolding Kommune: Droner til inspektion af broer",
+        "Vejafdelingen bruger droner til at fotografere brounderside og autoværn. Inspektionen tager en dag "
+        "frem for en uge, og ingen medarbejdere skal hænge i lift over vandet. Billederne lægges i kommunens "
+        "vejregister, så revner og rust kan følges fra år til år. Dronen flyves af to medarbejdere med "
+        "droncertifikat, og flyvningerne planlægges, så trafikken på broen ikke skal standses.",
+    ),
 ]
 
 
@@ -180,11 +200,15 @@ def _docx(path):
 
 def _html(path):
     cases = "".join(f"<h2>{t}</h2><p>{b}</p>" for t, b in CASE_TEXT)
-    path.write_text(f"<!doctype html><html lang=da><head><meta charset=utf-8><title>Katalog</title>"
-                    f"<script>var x = 'ikke tekst';</script></head><body><nav>Forside · Om os</nav>"
-                    f"<h1>Eksempler på nye samarbejder</h1>{cases}<footer>Kontakt os</footer></body></html>", "utf-8")
+    path.write_text(
+        f"<!doctype html><html lang=da><head><meta charset=utf-8><title>Katalog</title>"
+        f"<script>var x = 'ikke tekst';</script></head><body><nav>Forside · Om os</nav>"
+        f"<h1>Eksempler på nye samarbejder</h1>{cases}<footer>Kontakt os</footer></body></html>",
+        "utf-8",
+    )
 
 
+@pytest.mark.corpus
 @pytest.mark.parametrize("name,make", [("nye-samarbejder.docx", _docx), ("nye-samarbejder.html", _html)])
 def test_a_docx_or_web_page_is_added_and_searchable_with_exact_offsets(library, engine, tmp_path, name, make):
     make(tmp_path / name)
@@ -201,24 +225,45 @@ def test_a_docx_or_web_page_is_added_and_searchable_with_exact_offsets(library, 
     assert "Vejafdelingen bruger droner" in hit.passage.text
 
 
+@pytest.mark.corpus
 @pytest.mark.browser
 def test_a_pdf_printed_in_the_test_gets_the_right_page_for_each_case(library, engine, tmp_path):
     import subprocess
 
     from pdfminer.high_level import extract_text
+
     from test_page import CHROMIUM
 
     if not shutil.which(CHROMIUM):
         pytest.fail(f"{CHROMIUM} mangler: installér Debian-pakken chromium (.ci/run gør det)")
-    sections = [("Indledning", "Kataloget samler erfaringer fra tre kommuner med fælles drift af haller og skoler.")] + \
-        list(CASE_TEXT)
-    body = "".join(f'<section style="page-break-after: always"><h1>{title}</h1><p>{text * 3}</p></section>'
-                   for title, text in sections)
-    (tmp_path / "katalog.html").write_text(f'<!doctype html><html lang="da"><meta charset="utf-8"><body>{body}</body></html>', "utf-8")
+    sections = [
+        ("Indledning", "Kataloget samler erfaringer fra tre kommuner med fælles drift af haller og skoler.")
+    ] + list(CASE_TEXT)
+    body = "".join(
+        f'<section style="page-break-after: always"><h1>{title}</h1><p>{text * 3}</p></section>'
+        for title, text in sections
+    )
+    (tmp_path / "katalog.html").write_text(
+        f'<!doctype html><html lang="da"><meta charset="utf-8"><body>{body}</body></html>', "utf-8"
+    )
     pdf = tmp_path / "trykt-katalog.pdf"
-    subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                    "--no-pdf-header-footer", f"--user-data-dir={tmp_path / 'profil'}", f"--print-to-pdf={pdf}",
-                    (tmp_path / "katalog.html").as_uri()], check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--no-pdf-header-footer",
+            f"--user-data-dir={tmp_path / 'profil'}",
+            f"--print-to-pdf={pdf}",
+            (tmp_path / "katalog.html").as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     doc_id = add_catalogue(library.corpus_dir, pdf)
     local = Casefinder(library, build_index(library, engine.embedder, progress=False), engine.embedder)
     units = [c for c in local.corpus.cases if c.catalogue == doc_id]

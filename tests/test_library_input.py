@@ -10,6 +10,8 @@ from casefinder.corpus.library import add_catalogue, remove_catalogue
 from casefinder.corpus.parse import MANIFEST_NAME, CorpusError, load_corpus, read_manifest
 from conftest import ROOT
 
+pytestmark = pytest.mark.corpus  # the bundled corpus, its index and the real model
+
 BUNDLED = ROOT / "corpus"
 SMALL = "kl-samarbejdende-kommuner-2018.md"
 
@@ -21,8 +23,14 @@ def corpus(tmp_path):
     shutil.copy(BUNDLED / SMALL, folder)
     shutil.copy(BUNDLED / MANIFEST_NAME, folder)
     (folder / MANIFEST_NAME).write_text(
-        "\n\n".join(b for b in (BUNDLED / MANIFEST_NAME).read_text("utf-8").split("\n\n") if "kl-samarbejdende" in b or b.startswith("#"))
-        + "\n", "utf-8")
+        "\n\n".join(
+            b
+            for b in (BUNDLED / MANIFEST_NAME).read_text("utf-8").split("\n\n")
+            if "kl-samarbejdende" in b or b.startswith("#")
+        )
+        + "\n",
+        "utf-8",
+    )
     return folder
 
 
@@ -48,8 +56,8 @@ def test_a_title_that_the_manifest_could_not_hold_is_refused_and_nothing_changes
 
 def test_adding_and_removing_a_catalogue_leaves_the_manifest_as_it_was_byte_for_byte(corpus, catalogue):
     before = snapshot(corpus)
-    doc_id = add_catalogue(corpus, catalogue, title="Fælles indkøb «med citat» og \"anførselstegn\"")
-    assert read_manifest(corpus)["notat.md"]["title"] == "Fælles indkøb «med citat» og \"anførselstegn\""
+    doc_id = add_catalogue(corpus, catalogue, title='Fælles indkøb «med citat» og "anførselstegn"')
+    assert read_manifest(corpus)["notat.md"]["title"] == 'Fælles indkøb «med citat» og "anførselstegn"'
     remove_catalogue(corpus, doc_id)
     assert snapshot(corpus) == before
 

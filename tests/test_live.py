@@ -14,11 +14,11 @@ import time
 
 import httpx
 import pytest
-from servers import ServeProcess
 
 from casefinder.index.build import CACHE
 from casefinder.index.cache import EmbeddingCache
 from casefinder.index.manifest import GENERATIONS, POINTER, read_pointer
+from servers import ServeProcess
 
 pytestmark = pytest.mark.corpus
 
@@ -44,8 +44,12 @@ def folders(settings, tmp_path):
     """Copies of the bundled corpus and index, and the environment that points a server at them."""
     shutil.copytree(settings.corpus_dir, tmp_path / "corpus")
     shutil.copytree(settings.index_dir, tmp_path / "index", ignore=shutil.ignore_patterns(".lock", ".build*"))
-    env = {"CASEFINDER_CORPUS_DIR": str(tmp_path / "corpus"), "CASEFINDER_INDEX_DIR": str(tmp_path / "index"),
-           "CASEFINDER_API_KEY": "hemmelig", "PYTHONUNBUFFERED": "1"}
+    env = {
+        "CASEFINDER_CORPUS_DIR": str(tmp_path / "corpus"),
+        "CASEFINDER_INDEX_DIR": str(tmp_path / "index"),
+        "CASEFINDER_API_KEY": "hemmelig",
+        "PYTHONUNBUFFERED": "1",
+    }
     return tmp_path, env
 
 
@@ -74,8 +78,12 @@ def test_every_worker_serves_a_catalogue_added_or_removed_over_http_within_secon
     server = ServeProcess("--workers", "2", env=env)
     try:
         assert finds(server.url, "nye-samarbejder") == 0
-        added = httpx.post(server.url + "/api/catalogues", headers=KEY, timeout=120,
-                           files={"file": ("nye-samarbejder.md", CATALOGUE.encode(), "text/markdown")})
+        added = httpx.post(
+            server.url + "/api/catalogues",
+            headers=KEY,
+            timeout=120,
+            files={"file": ("nye-samarbejder.md", CATALOGUE.encode(), "text/markdown")},
+        )
         assert added.status_code == 201
         assert seconds_until(server.url, "nye-samarbejder", 30) < 5
         workers = {}
@@ -104,8 +112,13 @@ def test_a_catalogue_added_with_the_command_line_is_served_without_a_restart(fol
     server = ServeProcess("--workers", "2", env=env)
     try:
         (tmp_path / "nye-samarbejder.md").write_text(CATALOGUE, "utf-8")
-        subprocess.run([sys.executable, "-m", "casefinder.cli", "add", str(tmp_path / "nye-samarbejder.md")],
-                       env={**os.environ, **env}, check=True, capture_output=True, timeout=300)
+        subprocess.run(
+            [sys.executable, "-m", "casefinder.cli", "add", str(tmp_path / "nye-samarbejder.md")],
+            env={**os.environ, **env},
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
         assert seconds_until(server.url, "nye-samarbejder", 30) < 5
         with httpx.Client() as fresh:
             assert fresh.get(server.url + "/documents/nye-samarbejder").status_code == 200
@@ -131,7 +144,9 @@ def test_a_damaged_index_answers_at_once_and_is_repaired_from_the_cache_in_secon
     try:
         assert server.answering_after < 15
         started = time.perf_counter()
-        while (search := httpx.get(server.url + "/api/search", params={"q": "fælles it-drift"}, timeout=30)).status_code != 200:
+        while (
+            search := httpx.get(server.url + "/api/search", params={"q": "fælles it-drift"}, timeout=30)
+        ).status_code != 200:
             assert search.status_code == 503 and search.json()["error"]["code"] == "starting"
             assert time.perf_counter() - started < 60
             time.sleep(0.2)
@@ -139,8 +154,9 @@ def test_a_damaged_index_answers_at_once_and_is_repaired_from_the_cache_in_secon
         while httpx.get(server.url + "/healthz").json()["status"] != "ok":
             assert time.perf_counter() - started < 60
             time.sleep(0.2)
-        answer = httpx.post(server.url + "/api/ask", json={"question": "Hvilke kommuner deler it-drift?"},
-                            headers=KEY, timeout=30)
+        answer = httpx.post(
+            server.url + "/api/ask", json={"question": "Hvilke kommuner deler it-drift?"}, headers=KEY, timeout=30
+        )
         assert answer.status_code == 200 and answer.json()["grounded"]
     finally:
         server.close()
@@ -158,8 +174,12 @@ def test_sigterm_stops_a_building_server_within_seconds_and_the_next_start_resum
             time.sleep(0.2)
         degraded = httpx.get(server.url + "/api/search", params={"q": "fælles it-drift"}, timeout=30).json()
         assert degraded["degraded"] is True and degraded["hits"]
-        assert httpx.post(server.url + "/api/ask", json={"question": "Hvem deler it-drift?"}, headers=KEY,
-                          timeout=30).json()["error"]["code"] == "degraded"
+        assert (
+            httpx.post(
+                server.url + "/api/ask", json={"question": "Hvem deler it-drift?"}, headers=KEY, timeout=30
+            ).json()["error"]["code"]
+            == "degraded"
+        )
         stopped = time.perf_counter()
         server.process.send_signal(signal.SIGTERM)
         server.process.wait(30)

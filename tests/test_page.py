@@ -11,7 +11,7 @@ from servers import AppServer
 
 CHROMIUM = os.environ.get("CASEFINDER_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.corpus]
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +23,14 @@ def browser_page(engine):
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         yield page, server.url
@@ -60,7 +66,8 @@ def test_source_link_opens_the_catalogue_at_the_highlighted_passage(browser_page
     assert block.is_visible() and block.count() == 1
     # One clean block: the marks inside carry no boxes of their own (no padding, outline or border).
     assert page.evaluate("""() => [...document.querySelectorAll('#passage mark')].every(m => {
-        const s = getComputedStyle(m); return s.paddingLeft === '0px' && s.outlineStyle === 'none' && s.borderLeftStyle === 'none'; })""")
+        const s = getComputedStyle(m);
+        return s.paddingLeft === '0px' && s.outlineStyle === 'none' && s.borderLeftStyle === 'none'; })""")
     assert page.evaluate("""() => { const r = document.getElementById('passage').getBoundingClientRect();
                                     return r.top >= 0 && r.top < window.innerHeight; }""")
     assert "/documents/kl-samarbejde-2019" in page.url

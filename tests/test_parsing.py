@@ -14,6 +14,7 @@ def kinds(corpus, catalogue):
     return Counter(c.kind for c in corpus.cases if c.catalogue == catalogue)
 
 
+@pytest.mark.corpus
 def test_counts_per_catalogue(corpus):
     assert kinds(corpus, "kl-samarbejde-2019")["case"] == 14
     assert kinds(corpus, "kl-kommunale-veje-2017")["proposal"] == 47
@@ -24,6 +25,7 @@ def test_counts_per_catalogue(corpus):
         assert kinds(corpus, doc.id)["section"] >= 1, f"{doc.id} mangler generelle afsnit"
 
 
+@pytest.mark.corpus
 def test_layouts_are_recognised_by_content(corpus):
     layouts = {d.id: d.layout for d in corpus.documents}
     assert layouts == {
@@ -35,6 +37,7 @@ def test_layouts_are_recognised_by_content(corpus):
     }
 
 
+@pytest.mark.corpus
 def test_odense_medicine_case(corpus):
     case = case_by_title(corpus, "kl-samarbejde-2019", "Odense")
     assert case.title.lower() == "odense kommune: samarbejde mellem akutteam og misbrugscenter"
@@ -45,6 +48,7 @@ def test_odense_medicine_case(corpus):
     assert case.contacts[0].name == "Nina Andersen"
 
 
+@pytest.mark.corpus
 def test_it_forsyningen_and_faellesindkoeb_fyn(corpus):
     it = case_by_title(corpus, "kl-samarbejde-2019", "IT-Forsyningen")
     assert it.title.startswith("IT-Forsyningen: Tværkommunalt samarbejde om")
@@ -57,6 +61,7 @@ def test_it_forsyningen_and_faellesindkoeb_fyn(corpus):
     assert "Kerteminde Kommune" in fyn.municipalities
 
 
+@pytest.mark.corpus
 def test_municipality_holds_only_municipalities_and_regions(corpus):
     names = known_municipalities()
     assert len(names) == 98 + 5
@@ -70,6 +75,7 @@ def test_municipality_holds_only_municipalities_and_regions(corpus):
     assert hotline.municipality in {"Region Nordjylland", "Region Midtjylland"}
 
 
+@pytest.mark.corpus
 def test_esbjerg_sickness_absence_case_with_contact(corpus):
     case = case_by_title(corpus, "kl-effektiviseringskatalog-2016", "Reduktion af sygefravær")
     assert case.municipality == "Esbjerg Kommune"
@@ -78,12 +84,14 @@ def test_esbjerg_sickness_absence_case_with_contact(corpus):
     assert case.contacts[0].name == "Flemming Mortensen"
 
 
+@pytest.mark.corpus
 def test_proposal_has_track_and_page(corpus):
     case = case_by_title(corpus, "kl-kommunale-veje-2017", "Brobygning til uddannelse")
     assert case.kind == "proposal" and case.area == "Beskæftigelse" and case.page == 86
     assert "Side 86 af" not in case.text  # page markers are cleaned away
 
 
+@pytest.mark.corpus
 def test_raw_span_begins_at_the_title(corpus):
     docs = {d.id: d for d in corpus.documents}
     for case in corpus.cases:
@@ -93,13 +101,15 @@ def test_raw_span_begins_at_the_title(corpus):
         assert re.sub(r"[^\w]", "", "".join(first_words)).lower()[:12] in head, (case.id, raw[:80])
 
 
+@pytest.mark.corpus
 def test_cases_do_not_overlap(corpus):
     for doc in corpus.documents:
         spans = sorted((c.start, c.end) for c in corpus.cases if c.catalogue == doc.id)
-        for (s1, e1), (s2, e2) in zip(spans, spans[1:]):
+        for (_, e1), (s2, _) in zip(spans, spans[1:]):
             assert e1 <= s2
 
 
+@pytest.mark.corpus
 def test_cases_printed_twice_appear_once(corpus):
     sheets = [c for c in corpus.cases if c.catalogue == "kl-effektiviseringskatalog-2016"]
     titles = Counter(c.title for c in sheets)
@@ -110,12 +120,14 @@ def test_cases_printed_twice_appear_once(corpus):
             assert len({c.municipality for c in sheets if c.title == title}) == count, title
 
 
+@pytest.mark.corpus
 def test_covers_tocs_and_colophons_belong_to_no_unit(corpus):
     for case in corpus.cases:
         assert "ISBN" not in case.text and "Weidekampsgade" not in case.text, case.id
         assert "Indholdsfortegnelse" not in case.text[:50]
 
 
+@pytest.mark.corpus
 def test_ids_are_unique_and_stable(corpus, settings):
     ids = [c.id for c in corpus.cases]
     assert len(ids) == len(set(ids))
@@ -141,6 +153,7 @@ def test_empty_and_non_utf8_files_get_clear_errors(tmp_path):
         read_document(latin, None)
 
 
+@pytest.mark.corpus
 def test_cases_cli_json_lists_whole_case_offsets(corpus, capsys):
     from casefinder.cli import main
 
@@ -162,6 +175,7 @@ def test_a_bad_file_is_skipped_with_a_warning_and_the_rest_loads(tmp_path, setti
     assert any(w.startswith("tom.md: filen er tom") for w in corpus.warnings)
 
 
+@pytest.mark.corpus
 def test_search_cli_puts_the_odense_case_first(capsys):
     import json
 
@@ -173,23 +187,29 @@ def test_search_cli_puts_the_odense_case_first(capsys):
 
 
 def _sheet(title: str, municipality: str, after_contact: str = "\n \n") -> str:
-    return (f"{title} \n \nKommunen har samlet opgaven i et fælles center og sparer penge på det hvert år. "
-            "Det giver bedre service for borgerne.\n \nStatus \nImplementeret. \n \nOm casen \n"
-            f"Kommune: {municipality} Kommune \nKontaktperson: Jens Hansen (jeha@example.dk){after_contact}")
+    return (
+        f"{title} \n \nKommunen har samlet opgaven i et fælles center og sparer penge på det hvert år. "
+        "Det giver bedre service for borgerne.\n \nStatus \nImplementeret. \n \nOm casen \n"
+        f"Kommune: {municipality} Kommune \nKontaktperson: Jens Hansen (jeha@example.dk){after_contact}"
+    )
 
 
 def test_case_sheet_titles_are_the_sheets_titles(tmp_path):
     # The next sheet's title right under the contact field, a page footer and date above a title,
     # and a title wrapped over two lines: each sheet keeps its own title.
-    text = ("Forord\n\n"
-            + _sheet("Fælles lønkontor", "Greve", after_contact="\n")
-            + _sheet("Digital post", "Køge", after_contact="\n \n\nB17-katalog  Side 5 af 9 \nApril 2016 \n \n")
-            + _sheet("Styrket indsats for aktivitetsparate kontanthjælps- og uddannelseshjælpsmodta-\ngere", "Lejre")
-            + _sheet("Fælles vagtcentral", "Solrød"))
+    text = (
+        "Forord\n\n"
+        + _sheet("Fælles lønkontor", "Greve", after_contact="\n")
+        + _sheet("Digital post", "Køge", after_contact="\n \n\nB17-katalog  Side 5 af 9 \nApril 2016 \n \n")
+        + _sheet("Styrket indsats for aktivitetsparate kontanthjælps- og uddannelseshjælpsmodta-\ngere", "Lejre")
+        + _sheet("Fælles vagtcentral", "Solrød")
+    )
     (tmp_path / "ark.txt").write_text(text, "utf-8")
     sheets = [c for c in load_corpus(tmp_path).cases if c.kind == "case"]
     assert [c.title for c in sheets] == [
-        "Fælles lønkontor", "Digital post", "Styrket indsats for aktivitetsparate kontanthjælps- og uddannelseshjælpsmodtagere",
+        "Fælles lønkontor",
+        "Digital post",
+        "Styrket indsats for aktivitetsparate kontanthjælps- og uddannelseshjælpsmodtagere",
         "Fælles vagtcentral",
     ]
     assert [c.municipality for c in sheets] == ["Greve Kommune", "Køge Kommune", "Lejre Kommune", "Solrød Kommune"]

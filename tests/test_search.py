@@ -1,8 +1,12 @@
 """Hybrid search on the real corpus with the real model."""
 
+import pytest
+
 from casefinder.evaluate import evaluate, summarise
 from casefinder.search.retriever import Retriever
 from conftest import ODENSE_ID, calibration_queries
+
+pytestmark = pytest.mark.corpus  # the bundled corpus, its index and the real model
 
 
 def test_medicine_delivery_finds_the_odense_case_first(engine):
@@ -54,10 +58,18 @@ def test_a_filter_narrows_the_results_without_changing_any_case_s_confidence(eng
 
 
 def test_off_topic_queries_are_flagged(engine):
-    for q in ["opskrift på kanelsnegle", "hvem vandt fodboldkampen i går", "hvordan søger jeg om barselsorlov",
-              "What is the capital of Australia?"]:
+    for q in [
+        "opskrift på kanelsnegle",
+        "hvem vandt fodboldkampen i går",
+        "hvordan søger jeg om barselsorlov",
+        "What is the capital of Australia?",
+    ]:
         assert engine.search(q).no_match, q
-    for q in ["Hvilke kommuner deler it-drift?", "shared IT operations between municipalities", "aeldre rehabilitering"]:
+    for q in [
+        "Hvilke kommuner deler it-drift?",
+        "shared IT operations between municipalities",
+        "aeldre rehabilitering",
+    ]:
         assert not engine.search(q).no_match, q
     # Rates over many queries, held out from the fit: tests/test_judge.py.
 
@@ -86,10 +98,19 @@ def test_the_candidate_search_ranks_as_scoring_every_chunk_would(engine, setting
     # Fusion works on candidates (the top chunks of FAISS and BM25, the chunks of the best cases
     # by case vector) so that its cost does not grow with the corpus; it must not change the
     # ranking. Paraphrases and English are where the candidates of the two sides differ most.
-    exhaustive = Retriever(engine.index, engine.embedder,
-                           settings.model_copy(update={"candidate_pool": 100_000, "candidate_cases": 100_000}))
+    exhaustive = Retriever(
+        engine.index,
+        engine.embedder,
+        settings.model_copy(update={"candidate_pool": 100_000, "candidate_cases": 100_000}),
+    )
     exhaustive.embed_query = engine.retriever.embed_query  # one model call per query
-    queries = [i["query"] for i in calibration_queries() if i["label"] == "on" and i["style"] in ("paraphrase", "english", "question")]
+    queries = [
+        i["query"]
+        for i in calibration_queries()
+        if i["label"] == "on" and i["style"] in ("paraphrase", "english", "question")
+    ]
     assert len(queries) > 400
     for q in queries:
-        assert [h.case.id for h in engine.retriever.search(q, 10).hits] == [h.case.id for h in exhaustive.search(q, 10).hits], q
+        assert [h.case.id for h in engine.retriever.search(q, 10).hits] == [
+            h.case.id for h in exhaustive.search(q, 10).hits
+        ], q

@@ -6,6 +6,7 @@ import time
 
 import httpx
 import pytest
+
 from servers import ServeProcess
 
 pytestmark = pytest.mark.corpus  # real servers on the bundled index

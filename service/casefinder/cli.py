@@ -6,7 +6,9 @@ import argparse
 import json
 import logging
 import sys
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from .config import get_settings
 
@@ -28,8 +30,8 @@ def cmd_index(args) -> int:
     import resource
     import time
 
-    from .index.embedders import load_embedder
     from .index.build import build_index
+    from .index.embedders import load_embedder
 
     settings = get_settings()
     started = time.perf_counter()
@@ -50,8 +52,12 @@ def cmd_serve(args) -> int:
 
     settings = get_settings()
     workers = args.workers or settings.workers or os.cpu_count() or 1
-    options = {"host": args.host or settings.host, "port": args.port or settings.port, "log_config": _log_config(),
-               "access_log": False}
+    options: dict[str, Any] = {
+        "host": args.host or settings.host,
+        "port": args.port or settings.port,
+        "log_config": _log_config(),
+        "access_log": False,
+    }
     # Every worker listens at once and opens the published index in the background; a missing,
     # stale or damaged one is built by the first worker to take the build lock while the
     # workers search what they can (live.py), and each swaps in what it published.
@@ -96,12 +102,14 @@ def _log_config() -> dict:
 
 def cmd_add(args) -> int:
     from .corpus.library import adding
-    from .index.embedders import load_embedder
     from .index.build import build_index
+    from .index.embedders import load_embedder
 
     settings = get_settings()
     embedder = load_embedder(settings.model)  # a missing model is refused before anything is written
-    with adding(settings.corpus_dir, Path(args.file), args.id, args.title, args.publisher, args.year, args.source) as doc_id:
+    with adding(
+        settings.corpus_dir, Path(args.file), args.id, args.title, args.publisher, args.year, args.source
+    ) as doc_id:
         index = build_index(settings, embedder, progress=True)  # embeds only the new text
     cases = sum(c.catalogue == doc_id for c in index.corpus.cases)
     print(f"{doc_id}: {cases} enheder, {index.manifest['embedded_now']} afsnit embeddet", file=sys.stderr)
@@ -111,8 +119,8 @@ def cmd_add(args) -> int:
 
 def cmd_remove(args) -> int:
     from .corpus.library import remove_catalogue
-    from .index.embedders import load_embedder
     from .index.build import build_index
+    from .index.embedders import load_embedder
 
     settings = get_settings()
     removed = remove_catalogue(settings.corpus_dir, args.id)
@@ -125,14 +133,18 @@ def cmd_search(args) -> int:
     from .schemas import Filters
 
     engine = _engine(args)
-    result = engine.search(args.query, args.k, Filters(municipality=args.municipality, catalogue=args.catalogue, area=args.area))
+    result = engine.search(
+        args.query, args.k, Filters(municipality=args.municipality, catalogue=args.catalogue, area=args.area)
+    )
     if args.json:
         _print_json(result)
         return 0
     if result.no_match:
         print(f"Ingen cases ser ud til at svare på „{result.query}“. Nærmeste:")
     for hit in result.hits:
-        print(f"{hit.rank:>2}. {hit.case.title}  [{hit.case.municipality or '—'} · {hit.case.catalogue}]  {hit.score:.3f}")
+        print(
+            f"{hit.rank:>2}. {hit.case.title}  [{hit.case.municipality or '—'} · {hit.case.catalogue}]  {hit.score:.3f}"
+        )
         print(f"    {hit.source.url}")
     return 0
 
@@ -159,7 +171,7 @@ def cmd_eval(args) -> int:
     modes = ["bm25", "dense", "hybrid"] if args.compare else [args.mode]
     report = {}
     for mode in modes:
-        outcomes = evaluate(queries, lambda q: engine.retriever.search(q, 10, mode=mode))
+        outcomes = evaluate(queries, partial(engine.retriever.search, k=10, mode=mode))
         report[mode] = summarise(outcomes)
         if not args.json:
             print(f"== {mode} ({args.file})")

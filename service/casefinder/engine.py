@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from . import schemas
-from .config import Settings
 from .answer.answerer import Answerer
+from .config import Settings
 from .corpus.models import Case, Document
 from .corpus.parse import Corpus
 from .index.build import load_index
@@ -114,7 +114,7 @@ class Casefinder:
         return self.index.generation
 
     @classmethod
-    def load(cls, settings: Settings, rebuild: bool = True, progress: bool = True) -> "Casefinder":
+    def load(cls, settings: Settings, rebuild: bool = True, progress: bool = True) -> Casefinder:
         embedder = load_embedder(settings.model)
         return cls(settings, load_index(settings, embedder, rebuild=rebuild, progress=progress), embedder)
 
@@ -149,7 +149,9 @@ class Casefinder:
         limit = self.settings.max_filter_values
         for name, values in filters.model_dump().items():
             if len(values) > limit:
-                raise BadRequest("too_many_values", f"Filteret '{name}' har {len(values)} værdier; højst {limit}.", status=422)
+                raise BadRequest(
+                    "too_many_values", f"Filteret '{name}' har {len(values)} værdier; højst {limit}.", status=422
+                )
             for value in values:
                 self.check_text(value)
         return filters
@@ -190,13 +192,21 @@ class Casefinder:
         filters = self.check_filters(filters)
         result = self.retriever.search(query, k, filters.model_dump(), per_case=per_case)
         return schemas.SearchResponse(
-            query=query, took_ms=round(result.took_ms, 2), no_match=result.no_match,
-            hits=[self.presenter.hit_model(h) for h in result.hits], confidence=round(result.confidence, 3),
-            k=k, filters=filters, total=result.total, facets=result.facets, degraded=self.degraded,
+            query=query,
+            took_ms=round(result.took_ms, 2),
+            no_match=result.no_match,
+            hits=[self.presenter.hit_model(h) for h in result.hits],
+            confidence=round(result.confidence, 3),
+            k=k,
+            filters=filters,
+            total=result.total,
+            facets=result.facets,
+            degraded=self.degraded,
         )
 
-    def ask(self, question: object, k: object = 5, filters: schemas.Filters | None = None,
-            llm: bool = True) -> schemas.AskResponse:
+    def ask(
+        self, question: object, k: object = 5, filters: schemas.Filters | None = None, llm: bool = True
+    ) -> schemas.AskResponse:
         """``llm=False`` answers extractively even when a language model is configured."""
         question, k, filters = self.clean_query(question), self.check_k(k), self.check_filters(filters)
         with self.answer_slots.hold():
@@ -215,20 +225,50 @@ class Casefinder:
         for rank, (other, similarity) in enumerate(self.retriever.similar_cases(case.id, k), 1):
             i = self.index.case_chunks[other.id][0]
             chunk = self.index.chunks[i]
-            hits.append(self.presenter.hit_model(Hit(rank, similarity, other, i, chunk.start, chunk.end, chunk.text,
-                                           html.escape(chunk.text), similarity, 0.0, similarity)))
-        return schemas.SearchResponse(query=f"Lignende: {case.title}", took_ms=0.0, no_match=False, hits=hits,
-                                      confidence=1.0, k=k, filters=schemas.Filters(), total=len(hits))
+            hits.append(
+                self.presenter.hit_model(
+                    Hit(
+                        rank,
+                        similarity,
+                        other,
+                        i,
+                        chunk.start,
+                        chunk.end,
+                        chunk.text,
+                        html.escape(chunk.text),
+                        similarity,
+                        0.0,
+                        similarity,
+                    )
+                )
+            )
+        return schemas.SearchResponse(
+            query=f"Lignende: {case.title}",
+            took_ms=0.0,
+            no_match=False,
+            hits=hits,
+            confidence=1.0,
+            k=k,
+            filters=schemas.Filters(),
+            total=len(hits),
+        )
 
     def case_detail(self, case_id: str, similar: int = 5) -> schemas.CaseDetail:
         case = self.check_case_id(case_id)
         return schemas.CaseDetail(
-            case=self.presenter.case_ref(case), text=case.text, source=self.presenter.source(case, case.start, case.end),
-            page=case.page, money=case.money,
+            case=self.presenter.case_ref(case),
+            text=case.text,
+            source=self.presenter.source(case, case.start, case.end),
+            page=case.page,
+            money=case.money,
             headings=[schemas.Heading(**vars(h)) for h in case.headings],
             duplicates=[{"start": s, "end": e} for s, e in case.duplicates],
             similar=[
-                schemas.SimilarCase(case=self.presenter.case_ref(c), similarity=round(sim, 4), url=self.presenter.link(f"/api/cases/{c.id}"))
+                schemas.SimilarCase(
+                    case=self.presenter.case_ref(c),
+                    similarity=round(sim, 4),
+                    url=self.presenter.link(f"/api/cases/{c.id}"),
+                )
                 for c, sim in self.retriever.similar_cases(case.id, similar)
             ],
         )
@@ -237,11 +277,20 @@ class Casefinder:
         out = []
         for doc in self.corpus.documents:
             units = [c for c in self.corpus.cases if c.catalogue == doc.id]
-            out.append(schemas.DocumentInfo(
-                id=doc.id, title=doc.title, publisher=doc.publisher, year=doc.year, sha256=doc.sha256,
-                cases=sum(c.kind != "section" for c in units), units=len(units), layout=doc.layout,
-                source=doc.source, url=self.presenter.link(f"/documents/{doc.id}"),
-            ))
+            out.append(
+                schemas.DocumentInfo(
+                    id=doc.id,
+                    title=doc.title,
+                    publisher=doc.publisher,
+                    year=doc.year,
+                    sha256=doc.sha256,
+                    cases=sum(c.kind != "section" for c in units),
+                    units=len(units),
+                    layout=doc.layout,
+                    source=doc.source,
+                    url=self.presenter.link(f"/documents/{doc.id}"),
+                )
+            )
         return out
 
     def health(self) -> dict:
@@ -262,17 +311,18 @@ class LexicalCasefinder(Casefinder):
     and similar cases wait for the vectors; everything else works as usual."""
 
     degraded = True
-    generation = None  # type: ignore[assignment]
+    generation = None
     UNAVAILABLE = "Svar kræver det fulde indeks, som er ved at blive bygget. Søgningen virker imens; prøv igen om lidt."
 
-    def __init__(self, settings: Settings, corpus: Corpus):  # noqa: super().__init__ needs an index
+    def __init__(self, settings: Settings, corpus: Corpus):  # not super().__init__: that needs an index
         self.settings, self.corpus = settings, corpus
         self.retriever = LexicalRetriever(corpus, settings)  # type: ignore[assignment]
         self.presenter = Presenter(corpus, settings)
         self.answer_slots = AnswerSlots(settings.max_concurrent_answers)
 
-    def ask(self, question: object, k: object = 5, filters: schemas.Filters | None = None,
-            llm: bool = True) -> schemas.AskResponse:
+    def ask(
+        self, question: object, k: object = 5, filters: schemas.Filters | None = None, llm: bool = True
+    ) -> schemas.AskResponse:
         self.clean_query(question)
         raise BadRequest("degraded", self.UNAVAILABLE, status=503)
 
@@ -282,10 +332,26 @@ class LexicalCasefinder(Casefinder):
 
     def similar(self, case_id: str, k: int = 10) -> schemas.SearchResponse:
         case = self.check_case_id(case_id)
-        return schemas.SearchResponse(query=f"Lignende: {case.title}", took_ms=0.0, no_match=True, hits=[],
-                                      confidence=0.0, k=k, filters=schemas.Filters(), total=0, degraded=True)
+        return schemas.SearchResponse(
+            query=f"Lignende: {case.title}",
+            took_ms=0.0,
+            no_match=True,
+            hits=[],
+            confidence=0.0,
+            k=k,
+            filters=schemas.Filters(),
+            total=0,
+            degraded=True,
+        )
 
     def health(self) -> dict:
-        return {"status": "degraded", "worker": os.getpid(), "model": None, "generation": None,
-                "documents": len(self.corpus.documents), "cases": len(self.corpus.cases), "chunks": None,
-                "built_at": None}
+        return {
+            "status": "degraded",
+            "worker": os.getpid(),
+            "model": None,
+            "generation": None,
+            "documents": len(self.corpus.documents),
+            "cases": len(self.corpus.cases),
+            "chunks": None,
+            "built_at": None,
+        }

@@ -6,9 +6,9 @@ import json
 import math
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from .search.retriever import SearchResult
 
@@ -54,8 +54,12 @@ def score_query(query: dict, hits: list[tuple[str, int, int]], no_match: bool) -
             found_rank[best] = rank
     grade2 = [j for j, r in enumerate(relevant) if r["grade"] == 2]
     if not relevant:
-        return QueryOutcome(query["id"], query.get("style", ""), {1: None, 5: None, 10: None}, None, None, no_match, True)
-    recall = {k: sum(1 for j in grade2 if found_rank.get(j, 99) <= k) / len(grade2) if grade2 else None for k in (1, 5, 10)}
+        return QueryOutcome(
+            query["id"], query.get("style", ""), {1: None, 5: None, 10: None}, None, None, no_match, True
+        )
+    recall = {
+        k: sum(1 for j in grade2 if found_rank.get(j, 99) <= k) / len(grade2) if grade2 else None for k in (1, 5, 10)
+    }
     ranks2 = [found_rank[j] for j in grade2 if j in found_rank and found_rank[j] <= 10]
     mrr = 1 / min(ranks2) if ranks2 else 0.0
     dcg = sum((2 ** relevant[j]["grade"] - 1) / math.log2(r + 1) for j, r in found_rank.items() if r <= 10)
@@ -109,8 +113,10 @@ def format_table(summary: dict) -> str:
     for name, r in rows:
         lines.append(f"{name:<12}" + "".join(f"{'' if r[c] is None else r[c]:>11}" for c in cols))
     off = summary["offtopic"]
-    lines.append(f"off-topic: {off['flagged_no_match']}/{off['queries']} flagged no_match; "
-                 f"on-topic wrongly flagged: {len(summary['ontopic_wrongly_no_match'])} {summary['ontopic_wrongly_no_match']}")
+    lines.append(
+        f"off-topic: {off['flagged_no_match']}/{off['queries']} flagged no_match; "
+        f"on-topic wrongly flagged: {len(summary['ontopic_wrongly_no_match'])} {summary['ontopic_wrongly_no_match']}"
+    )
     return "\n".join(lines)
 
 
@@ -144,9 +150,9 @@ class AnswerOutcome:
 def answering_cases(corpus, item: dict) -> set[str]:
     """The ids of the cases whose text holds the item's answering sentence."""
     return {
-        c.id for c in corpus.cases
-        if c.catalogue == item["document"]
-        and any(s <= item["start"] < e for s, e in [(c.start, c.end), *c.duplicates])
+        c.id
+        for c in corpus.cases
+        if c.catalogue == item["document"] and any(s <= item["start"] < e for s, e in [(c.start, c.end), *c.duplicates])
     }
 
 
@@ -154,9 +160,12 @@ def score_answer(item: dict, answer, cases: set[str]) -> AnswerOutcome:
     """``answer``: a ``schemas.AskResponse``; ``cases``: the item's answering cases."""
     text = normalise_fact(answer.answer)
     return AnswerOutcome(
-        item["id"], item.get("kind", ""),
+        item["id"],
+        item.get("kind", ""),
         all(normalise_fact(s) in text for s in item["answer_contains"]),
-        any(c.case.id in cases for c in answer.citations), answer.grounded, len(answer.answer),
+        any(c.case.id in cases for c in answer.citations),
+        answer.grounded,
+        len(answer.answer),
     )
 
 
@@ -179,7 +188,9 @@ def summarise_answers(outcomes: list[AnswerOutcome]) -> dict:
         by_kind[o.kind].append(o)
     return {
         "overall": block(outcomes),
-        "by_kind": {k: block(by_kind[k]) for k in (*ANSWER_KINDS, *sorted(set(by_kind) - set(ANSWER_KINDS))) if by_kind[k]},
+        "by_kind": {
+            k: block(by_kind[k]) for k in (*ANSWER_KINDS, *sorted(set(by_kind) - set(ANSWER_KINDS))) if by_kind[k]
+        },
         "missed": [o.id for o in outcomes if not o.correct],
     }
 

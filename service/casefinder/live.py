@@ -20,7 +20,7 @@ import threading
 from .config import Settings
 from .corpus.parse import CorpusError, load_corpus
 from .engine import BadRequest, Casefinder, LexicalCasefinder
-from .index.build import BuildStopped, PROGRESS, load_index, open_published, read_progress
+from .index.build import PROGRESS, BuildStopped, load_index, open_published, read_progress
 from .index.embedders import Embedder, EmbedderError, load_embedder
 from .index.manifest import POINTER, IndexUnavailable
 
@@ -50,15 +50,31 @@ class LiveEngine:
 
     def health(self) -> dict:
         engine = self._engine
-        health = engine.health() if engine is not None else {
-            "status": "building", "worker": os.getpid(), "model": None, "generation": None, "documents": None,
-            "cases": None, "chunks": None, "built_at": None}
+        health = (
+            engine.health()
+            if engine is not None
+            else {
+                "status": "building",
+                "worker": os.getpid(),
+                "model": None,
+                "generation": None,
+                "documents": None,
+                "cases": None,
+                "chunks": None,
+                "built_at": None,
+            }
+        )
         build = self.build_progress()
         if health["status"] == "ok" and build is not None:
             health["status"] = "building"
         if self.problem and engine is None:
             health["problem"] = self.problem
         return {**health, "build": build}
+
+    @property
+    def building(self) -> bool:
+        """Whether this process builds a generation now."""
+        return self._building.is_set()
 
     def build_progress(self) -> dict | None:
         """How far the build on this index folder is, whichever process runs it; None when none runs."""
@@ -102,8 +118,9 @@ class LiveEngine:
         assert self._embedder is not None
         self._seen = self._pointer_stamp()
         try:
-            self._engine = Casefinder(self.settings, open_published(self.settings, self._embedder.model_id),
-                                      self._embedder)
+            self._engine = Casefinder(
+                self.settings, open_published(self.settings, self._embedder.model_id), self._embedder
+            )
             return
         except IndexUnavailable as exc:
             log.warning("%s: bygger et nyt indeks og søger imens i det, der kan bruges", exc)

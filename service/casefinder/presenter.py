@@ -21,9 +21,17 @@ class Presenter:
     def case_ref(self, case: Case) -> schemas.CaseRef:
         doc = self.corpus.document(case.catalogue)
         return schemas.CaseRef(
-            id=case.id, title=case.title, municipality=case.municipality, catalogue=case.catalogue,
-            kind=case.kind, overview=case.overview, area=case.area, efficiency_type=case.efficiency_type,
-            municipalities=case.municipalities, organisations=case.organisations, year=doc.year if doc else None,
+            id=case.id,
+            title=case.title,
+            municipality=case.municipality,
+            catalogue=case.catalogue,
+            kind=case.kind,
+            overview=case.overview,
+            area=case.area,
+            efficiency_type=case.efficiency_type,
+            municipalities=case.municipalities,
+            organisations=case.organisations,
+            year=doc.year if doc else None,
             catalogue_title=doc.title if doc else None,
             contacts=[schemas.Contact(**vars(c)) for c in case.contacts],
         )
@@ -39,13 +47,21 @@ class Presenter:
         if doc and doc.original:
             original = self.link(f"/documents/{quote(doc.id)}/original" + (f"#page={page}" if page else ""))
         return schemas.Source(
-            document=case.catalogue, sha256=case.sha256, start=start, end=end, page=page,
-            url=self.link(f"/documents/{quote(case.catalogue)}?start={start}&end={end}#passage"), original_url=original,
+            document=case.catalogue,
+            sha256=case.sha256,
+            start=start,
+            end=end,
+            page=page,
+            url=self.link(f"/documents/{quote(case.catalogue)}?start={start}&end={end}#passage"),
+            original_url=original,
         )
 
     def hit_model(self, hit: Hit) -> schemas.SearchHit:
         return schemas.SearchHit(
-            rank=hit.rank, score=round(hit.score, 4), confidence=round(hit.confidence, 3), case=self.case_ref(hit.case),
+            rank=hit.rank,
+            score=round(hit.score, 4),
+            confidence=round(hit.confidence, 3),
+            case=self.case_ref(hit.case),
             passage=schemas.Passage(text=hit.text, highlight=hit.highlight),
             source=self.source(hit.case, hit.start, hit.end),
         )

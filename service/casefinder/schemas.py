@@ -5,24 +5,50 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
+from pydantic.config import JsonDict
 from pydantic_core import PydanticCustomError
 
 # What the OpenAPI schema says of a query and of k; the engine checks both itself (engine.py) with
 # its own messages, so these only describe (the defaults of CASEFINDER_MAX_QUERY_CHARS, _MAX_K,
 # _MAX_FILTER_VALUES).
-QUERY_TEXT = {"minLength": 1, "maxLength": 1000, "pattern": r"\S"}
-K_RANGE = {"minimum": 1, "maximum": 50}
-FILTER_VALUES = {"maxItems": 100}
+QUERY_TEXT: JsonDict = {"minLength": 1, "maxLength": 1000, "pattern": r"\S"}
+K_RANGE: JsonDict = {"minimum": 1, "maximum": 50}
+FILTER_VALUES: JsonDict = {"maxItems": 100}
 
 
 def _json_integer(value: Any) -> Any:
     """A whole number as JSON means it: 3 and 3.0, never "3", 3.5 or true."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or (isinstance(value, float) and not value.is_integer()):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or (isinstance(value, float) and not value.is_integer())
+    ):
         raise PydanticCustomError("int_type", "not a whole number")
     return int(value)
 
 
 JsonInt = Annotated[int, BeforeValidator(_json_integer)]
+# A chat message from the user that holds text: plain, or as a text part.
+USER_TEXT: JsonDict = {
+    "type": "object",
+    "required": ["role", "content"],
+    "properties": {
+        "role": {"const": "user"},
+        "content": {
+            "anyOf": [
+                QUERY_TEXT | {"type": "string"},
+                {
+                    "type": "array",
+                    "contains": {
+                        "type": "object",
+                        "required": ["type", "text"],
+                        "properties": {"type": {"const": "text"}, "text": QUERY_TEXT | {"type": "string"}},
+                    },
+                },
+            ]
+        },
+    },
+}
 
 
 class Contact(BaseModel):
@@ -188,5 +214,6 @@ class ChatMessage(BaseModel):
 
 class ChatRequest(BaseModel):
     model: str = "casefinder"
-    messages: list[ChatMessage] = Field(json_schema_extra={"minItems": 1})  # checked: no_user_message
+    # At least one message from the user with text (checked: no_user_message); the last such is the question.
+    messages: list[ChatMessage] = Field(json_schema_extra={"minItems": 1, "contains": USER_TEXT})
     stream: StrictBool = False

@@ -26,7 +26,9 @@ MAX_SENTENCES, QUOTED_CHARS, MIN_SHARE = 3, 450, 0.05
 # på 2 mio. kr."): that one is quoted with it.
 _LEANS_BACK = re.compile(
     r"^(?:det|dette|den|denne|disse|de|der|heraf|hermed|herved|hertil|herudover|derfor|dermed|derudover|"
-    r"samtidig|desuden|endvidere|også|han|hun|her|således|it|this|these|they)\b", re.I)
+    r"samtidig|desuden|endvidere|også|han|hun|her|således|it|this|these|they)\b",
+    re.I,
+)
 
 
 def _cite(sentence: str, n: int) -> str:
@@ -90,7 +92,9 @@ class Answerer:
         self.client = None
         if settings.llm_base_url:
             self.prompts = Prompts.load(settings.prompts_dir)
-            self.client = ChatClient(settings.llm_base_url, settings.llm_model, settings.llm_api_key, settings.llm_timeout)
+            self.client = ChatClient(
+                settings.llm_base_url, settings.llm_model, settings.llm_api_key, settings.llm_timeout
+            )
 
     # ------------------------------------------------------------------ pieces
 
@@ -102,16 +106,23 @@ class Answerer:
         threshold = self.settings.confidence_threshold
         return [] if result.no_match else [h for h in result.hits if h.confidence >= threshold]
 
-    def _not_grounded(self, question: str, hits: list[Hit], mode: str = "extractive", note: str | None = None) -> schemas.AskResponse:
+    def _not_grounded(
+        self, question: str, hits: list[Hit], mode: str = "extractive", note: str | None = None
+    ) -> schemas.AskResponse:
         """The refusal: no [n], and the nearest cases named as what they are, not an answer."""
         nearest = [self.presenter.case_ref(h.case) for h in hits[:3]]
         answer = NOT_ANSWERED
         if nearest:
-            answer += " Måske relevant, men ikke et svar: " + "; ".join(
-                c.title + (f" ({who})" if (who := actor(c)) and who not in c.title else "") for c in nearest
-            ) + "."
-        return schemas.AskResponse(question=question, answer=answer, mode=mode, grounded=False,
-                                   citations=[], maybe_relevant=nearest, note=note)
+            answer += (
+                " Måske relevant, men ikke et svar: "
+                + "; ".join(
+                    c.title + (f" ({who})" if (who := actor(c)) and who not in c.title else "") for c in nearest
+                )
+                + "."
+            )
+        return schemas.AskResponse(
+            question=question, answer=answer, mode=mode, grounded=False, citations=[], maybe_relevant=nearest, note=note
+        )
 
     def ranked_sentences(self, question: str, hits: list[Hit]) -> list[Candidate]:
         """Every whole sentence of the hits' cases, scored, best first."""
@@ -133,10 +144,20 @@ class Answerer:
         hit = hits[0]
         lines = [_contact_line(c) for c in hit.case.contacts[:2]]
         who = actor(hit.case)
-        answer = (f"Kontakt om {hit.case.title}" + (f" ({who})" if who and who not in hit.case.title else "") + ": "
-                  + "; ".join(lines))
-        return schemas.AskResponse(question=question, answer=_cite(answer[: MAX_ANSWER_CHARS - 8], 1), mode="extractive",
-                                   grounded=True, citations=[self.presenter.citation(1, hit)], note=note)
+        answer = (
+            f"Kontakt om {hit.case.title}"
+            + (f" ({who})" if who and who not in hit.case.title else "")
+            + ": "
+            + "; ".join(lines)
+        )
+        return schemas.AskResponse(
+            question=question,
+            answer=_cite(answer[: MAX_ANSWER_CHARS - 8], 1),
+            mode="extractive",
+            grounded=True,
+            citations=[self.presenter.citation(1, hit)],
+            note=note,
+        )
 
     def extractive(self, question: str, hits: list[Hit], note: str | None = None) -> schemas.AskResponse:
         """The sentences that answer, each cited; who the case is about where the sentence does not say."""
@@ -157,8 +178,9 @@ class Answerer:
                 citations = citations[: citation.n - 1]
                 break
             lines.append(line)
-        return schemas.AskResponse(question=question, answer="\n".join(lines), mode="extractive", grounded=True,
-                                   citations=citations, note=note)
+        return schemas.AskResponse(
+            question=question, answer="\n".join(lines), mode="extractive", grounded=True, citations=citations, note=note
+        )
 
     def _llm_messages(self, question: str, hits: list[Hit]) -> list[dict]:
         """The hits as numbered passages, each led by its sentences that answer (as the extractive
@@ -195,7 +217,9 @@ class Answerer:
         if not (self.client and llm) or not answering:
             return self._offline(question, result)
         try:
-            return self._llm_response(question, answering, self.client.complete(self._llm_messages(question, answering)))
+            return self._llm_response(
+                question, answering, self.client.complete(self._llm_messages(question, answering))
+            )
         except LLMError as exc:
             log.warning("LLM utilgængelig, svarer ekstraktivt: %s", exc)
             return self._offline(question, result, note=FALLBACK_NOTE)

@@ -30,16 +30,29 @@ import numpy as np
 from ..config import AnswerModel
 from ..corpus.models import Case
 from ..index.analyzer import Analyzer
-from ..index.sentences import quotable, sentence_pieces
 from ..index.generation import Index
+from ..index.sentences import quotable, sentence_pieces
 from ..search.retriever import Hit
 from .facts import any_figure, holds, looks_like_heading, question_kind
 
 NOT_ANSWERED = "Katalogerne indeholder ikke et svar på spørgsmålet."
 # "Hvilke kommuner …?", "Which municipalities …?": the answer names them from the cases' metadata.
-WHICH_MUNICIPALITIES = re.compile(r"^\s*(hvilke|hvilken)\s+(kommuner?|regioner?)\b|^\s*which\s+(municipalit|council|region)", re.I)
-FEATURES = ("cosine", "context", "overlap", "aspect", "novelty", "holds_kind", "figure", "heading",
-            "first_case", "in_passage", "length")
+WHICH_MUNICIPALITIES = re.compile(
+    r"^\s*(hvilke|hvilken)\s+(kommuner?|regioner?)\b|^\s*which\s+(municipalit|council|region)", re.I
+)
+FEATURES = (
+    "cosine",
+    "context",
+    "overlap",
+    "aspect",
+    "novelty",
+    "holds_kind",
+    "figure",
+    "heading",
+    "first_case",
+    "in_passage",
+    "length",
+)
 _NUMBERED = re.compile(r"^\d+(?:\.\d+)*\.?\s+")
 
 
@@ -64,7 +77,9 @@ def strip_heading(sentence: str, titles: list[str]) -> str:
         changed = False
         rest = _NUMBERED.sub("", sentence)
         for title in folded:
-            if rest.casefold().startswith(title.casefold() + " ") and re.match(r"[A-ZÆØÅ0-9\"“]", rest[len(title) + 1 :]):
+            if rest.casefold().startswith(title.casefold() + " ") and re.match(
+                r"[A-ZÆØÅ0-9\"“]", rest[len(title) + 1 :]
+            ):
                 rest = rest[len(title) + 1 :]
                 break
         if rest != sentence:
@@ -111,8 +126,9 @@ def _terms(analyzer: Analyzer, text: str) -> set[str]:
     return set(analyzer(text))
 
 
-def score(question: str, found: list[Candidate], index: Index, term_weights: dict[str, float],
-          model: AnswerModel) -> list[Candidate]:
+def score(
+    question: str, found: list[Candidate], index: Index, term_weights: dict[str, float], model: AnswerModel
+) -> list[Candidate]:
     """Sets each candidate's features, logit and share; returns them best first."""
     if not found:
         return []
@@ -121,22 +137,30 @@ def score(question: str, found: list[Candidate], index: Index, term_weights: dic
     asked = _terms(analyzer, question)
 
     def idf_share(wanted: set[str], present: set[str]) -> float:
-        return sum(term_weights.get(t, 0.0) for t in wanted & present) / (sum(term_weights.get(t, 0.0) for t in wanted) or 1.0)
+        return sum(term_weights.get(t, 0.0) for t in wanted & present) / (
+            sum(term_weights.get(t, 0.0) for t in wanted) or 1.0
+        )
 
     first_case = found[0].hit.case.id
     aspects: dict[str, set[str]] = {}
     for c in found:
         case = c.hit.case
         if case.id not in aspects:
-            aspects[case.id] = asked - _terms(analyzer, " ".join([case.title, *case.municipalities, *case.organisations]))
+            aspects[case.id] = asked - _terms(
+                analyzer, " ".join([case.title, *case.municipalities, *case.organisations])
+            )
         aspect, terms = aspects[case.id], _terms(analyzer, c.text)
         c.features.update(
             cosine=c.cosine,
-            overlap=idf_share(asked, terms), aspect=idf_share(aspect, terms),
+            overlap=idf_share(asked, terms),
+            aspect=idf_share(aspect, terms),
             novelty=len(terms - asked) / len(terms) if terms else 0.0,
-            holds_kind=float(holds(kind, c.text)), figure=float(any_figure(c.text)),
-            heading=float(looks_like_heading(c.text)), first_case=float(c.hit.case.id == first_case),
-            in_passage=float(c.in_passage), length=math.log(len(c.text)),
+            holds_kind=float(holds(kind, c.text)),
+            figure=float(any_figure(c.text)),
+            heading=float(looks_like_heading(c.text)),
+            first_case=float(c.hit.case.id == first_case),
+            in_passage=float(c.in_passage),
+            length=math.log(len(c.text)),
         )
         c.score = sum(getattr(model, name) * c.features[name] for name in FEATURES)
     top = max(c.score for c in found)

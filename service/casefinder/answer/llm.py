@@ -10,10 +10,9 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
 
 PROMPT_VERSION = "v2"
 _CITATION = re.compile(r"\s?\[(\d{1,3})\]")
@@ -29,7 +28,7 @@ class Prompts:
     answer: str
 
     @classmethod
-    def load(cls, prompts_dir: Path, version: str = PROMPT_VERSION) -> "Prompts":
+    def load(cls, prompts_dir: Path, version: str = PROMPT_VERSION) -> Prompts:
         try:
             return cls(
                 system=(prompts_dir / f"system_da.{version}.md").read_text("utf-8").strip(),
@@ -43,12 +42,15 @@ def _defused(text: str) -> str:
     return re.sub(r"</?passage\b", lambda m: m.group(0).replace("<", "‹"), text, flags=re.I)
 
 
-def fence(n: int, title: str, municipality: str, text: str, answering: list[str] = (), page: int | None = None) -> str:
+def fence(
+    n: int, title: str, municipality: str, text: str, answering: Sequence[str] = (), page: int | None = None
+) -> str:
     """One passage as data, led by the case's sentences that answer the question (where any were
     found); anything that looks like our fence inside the text is defused."""
     lead = "".join(f"Svarer: {_defused(s)}\n" for s in answering)
     where = f' side="{page}"' if page else ""
-    return f'<passage n="{n}" case="{_defused(title)}" kommune="{municipality}"{where}>\n{lead}{_defused(text)}\n</passage>'
+    opening = f'<passage n="{n}" case="{_defused(title)}" kommune="{municipality}"{where}>'
+    return f"{opening}\n{lead}{_defused(text)}\n</passage>"
 
 
 def build_messages(prompts: Prompts, question: str, passages: list[str]) -> list[dict]:
@@ -96,8 +98,12 @@ class ChatClient:
 
         self.model = model
         self.timeout = timeout
-        self.client = openai.OpenAI(base_url=base_url.rstrip("/"), api_key=api_key or "unused", max_retries=0,
-                                    timeout=openai.Timeout(timeout, connect=min(timeout, 5.0)))
+        self.client = openai.OpenAI(
+            base_url=base_url.rstrip("/"),
+            api_key=api_key or "unused",
+            max_retries=0,
+            timeout=openai.Timeout(timeout, connect=min(timeout, 5.0)),
+        )
 
     def complete(self, messages: list[dict]) -> str:
         return "".join(self._within(lambda put, stop: put(self._message(messages))))
@@ -106,12 +112,21 @@ class ChatClient:
         return self._within(lambda put, stop: self._deltas(messages, put, stop))
 
     def _message(self, messages: list[dict]) -> str:
-        response = self.client.chat.completions.create(model=self.model, messages=messages, temperature=0.1)
+        response = self.client.chat.completions.create(
+            model=self.model,
+            messages=messages,  # type: ignore[arg-type]  # role/content dicts, as the API takes them
+            temperature=0.1,
+        )
         return _text(response.choices[0].message.content)
 
     def _deltas(self, messages: list[dict], put: Callable[[str], None], stop: threading.Event) -> None:
         got = False
-        with self.client.chat.completions.create(model=self.model, messages=messages, temperature=0.1, stream=True) as stream:
+        with self.client.chat.completions.create(  # type: ignore[union-attr]  # stream=True: a Stream
+            model=self.model,
+            messages=messages,  # type: ignore[arg-type]
+            temperature=0.1,
+            stream=True,
+        ) as stream:
             for chunk in stream:
                 if stop.is_set():
                     return

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Annotated
 
 import fastapi_offline
-from fastapi import Depends, FastAPI, Form, Path as PathParam, Query, Request, UploadFile
+from fastapi import Depends, FastAPI, Form, Query, Request, UploadFile
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -23,6 +24,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTex
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from pydantic import BeforeValidator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -37,8 +39,8 @@ from ..index.manifest import IndexUnavailable
 from ..live import LiveEngine
 from . import openai_compat
 from .page import page_context
-from .streams import AnswerStream
 from .security import BodyLimit, add_security_headers, content_security_policy, errors, require_admin, require_api_key
+from .streams import AnswerStream
 from .viewer import render_document
 
 log = logging.getLogger("casefinder.access")
@@ -75,6 +77,11 @@ KQuery = Annotated[int, Query(json_schema_extra=schemas.K_RANGE)]
 FilterQuery = Annotated[list[str], Query(json_schema_extra=schemas.FILTER_VALUES)]
 
 
+def _no_value_is_none(value: object) -> object:
+    """A form field left empty (or sent as JSON's null) is no value: a form cannot send None."""
+    return None if isinstance(value, str) and value.strip().lower() in ("", "null") else value
+
+
 def _validation_message(exc: RequestValidationError) -> str:
     first = exc.errors()[0] if exc.errors() else {}
     field = ".".join(str(p) for p in first.get("loc", ())[1:]) or "body"
@@ -85,9 +92,14 @@ def _validation_message(exc: RequestValidationError) -> str:
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter("casefinder_requests_total", "HTTP requests", ["path", "status"], registry=self.registry)
+        self.requests = Counter(
+            "casefinder_requests_total", "HTTP requests", ["path", "status"], registry=self.registry
+        )
         self.latency = Histogram(
-            "casefinder_request_seconds", "Request latency", ["path"], registry=self.registry,
+            "casefinder_request_seconds",
+            "Request latency",
+            ["path"],
+            registry=self.registry,
             buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
         self.chunks = Gauge("casefinder_index_chunks", "Chunks in the index", registry=self.registry)
@@ -149,11 +161,16 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
     templates = Jinja2Templates(directory=HERE / "templates")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.mount("/docs-assets", StaticFiles(directory=SWAGGER_ASSETS), name="docs-assets")
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, uploads=("/api/catalogues",),
-                       max_upload_bytes=settings.max_upload_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        uploads=("/api/catalogues",),
+        max_upload_bytes=settings.max_upload_bytes,
+    )
     if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
-                           allow_headers=["*"])
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"], allow_headers=["*"]
+        )
 
     @app.middleware("http")
     async def observe(request: Request, call_next):
@@ -170,10 +187,17 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
         path = getattr(route, "path", "unmatched")
         app.state.metrics.requests.labels(path, str(response.status_code)).inc()
         app.state.metrics.latency.labels(path).observe(elapsed)
-        log.info(json.dumps({
-            "method": request.method, "path": path, "status": response.status_code,
-            "ms": round(elapsed * 1000, 1), "hits": getattr(request.state, "hits", None),
-        }))
+        log.info(
+            json.dumps(
+                {
+                    "method": request.method,
+                    "path": path,
+                    "status": response.status_code,
+                    "ms": round(elapsed * 1000, 1),
+                    "hits": getattr(request.state, "hits", None),
+                }
+            )
+        )
         return response
 
     @app.exception_handler(BadRequest)
@@ -189,26 +213,41 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
-        messages = {400: "Forespørgslens formulardata kan ikke læses.", 404: "Siden findes ikke.",
-                    405: "Metoden er ikke tilladt her."}  # 400: Starlette's multipart parser refused the body
+        messages = {
+            400: "Forespørgslens formulardata kan ikke læses.",
+            404: "Siden findes ikke.",
+            405: "Metoden er ikke tilladt her.",
+        }  # 400: Starlette's multipart parser refused the body
         codes = {400: "invalid_form", 404: "not_found", 405: "method_not_allowed"}
-        response = error_response(exc.status_code, codes.get(exc.status_code, "http_error"),
-                                  messages.get(exc.status_code, str(exc.detail)))
+        response = error_response(
+            exc.status_code, codes.get(exc.status_code, "http_error"), messages.get(exc.status_code, str(exc.detail))
+        )
         response.headers.update(exc.headers or {})
         if exc.status_code == 405:  # every method of the path, not only those of the first route that matched it
-            allowed = {m for route in app.router.routes
-                       if getattr(route, "methods", None) and route.matches(request.scope)[0] != Match.NONE
-                       for m in route.methods}
+            allowed = {
+                m
+                for route in app.router.routes
+                if route.matches(request.scope)[0] != Match.NONE
+                for m in getattr(route, "methods", None) or ()
+            }
             response.headers["Allow"] = ", ".join(sorted(allowed - {"HEAD"})) or response.headers.get("Allow", "")
         return response
 
     # ------------------------------------------------------------------ API
 
-    @app.get("/api/search", response_model=schemas.SearchResponse, tags=["søgning"],
-             responses=errors(400, 413, 422, 503))
+    @app.get(
+        "/api/search", response_model=schemas.SearchResponse, tags=["søgning"], responses=errors(400, 413, 422, 503)
+    )
     def search_get(
-        request: Request, engine: Engine, q: QueryText, k: KQuery = 10, per_case: bool = True,
-        municipality: FilterQuery = [], catalogue: FilterQuery = [], area: FilterQuery = [], kind: FilterQuery = [],
+        request: Request,
+        engine: Engine,
+        q: QueryText,
+        k: KQuery = 10,
+        per_case: bool = True,
+        municipality: FilterQuery = [],
+        catalogue: FilterQuery = [],
+        area: FilterQuery = [],
+        kind: FilterQuery = [],
     ):
         unknown = sorted(set(request.query_params) - SEARCH_PARAMETERS)
         if unknown:  # a misspelt filter is an error, not an unfiltered search (as in the POST body)
@@ -221,26 +260,37 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
         request.state.hits = len(result.hits)
         return result
 
-    @app.post("/api/search", response_model=schemas.SearchResponse, tags=["søgning"],
-              responses=errors(400, 413, 422, 503))
+    @app.post(
+        "/api/search", response_model=schemas.SearchResponse, tags=["søgning"], responses=errors(400, 413, 422, 503)
+    )
     def search_post(request: Request, body: schemas.SearchRequest, engine: Engine):
         result = engine.search(body.q, body.k, body.filters, body.per_case)
         request.state.hits = len(result.hits)
         return result
 
-    @app.post("/api/ask", response_model=schemas.AskResponse, tags=["svar"], dependencies=[Depends(require_api_key)],
-              responses={200: {"content": {"text/event-stream": {}}}, **errors(400, 401, 413, 422, 503)})
+    @app.post(
+        "/api/ask",
+        response_model=schemas.AskResponse,
+        tags=["svar"],
+        dependencies=[Depends(require_api_key)],
+        responses={200: {"content": {"text/event-stream": {}}}, **errors(400, 401, 413, 422, 503)},
+    )
     def ask(request: Request, body: schemas.AskRequest, engine: Engine):
         if body.stream:
             events = engine.ask_stream(body.question, body.k, body.filters)
-            return AnswerStream((f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n" for name, data in events),
-                                events)
+            return AnswerStream(
+                (f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n" for name, data in events), events
+            )
         answer = engine.ask(body.question, body.k, body.filters)
         request.state.hits = len(answer.citations)
         return answer
 
-    @app.post("/v1/chat/completions", tags=["svar"], dependencies=[Depends(require_api_key)],
-              responses=errors(400, 401, 413, 422, 503))
+    @app.post(
+        "/v1/chat/completions",
+        tags=["svar"],
+        dependencies=[Depends(require_api_key)],
+        responses=errors(400, 401, 413, 422, 503),
+    )
     def chat_completions(body: schemas.ChatRequest, engine: Engine):
         """OpenAI-compatible: answers the last user message (model name "casefinder")."""
         return openai_compat.complete(engine, body)
@@ -257,8 +307,13 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
     async def healthz(live: Live):  # on the event loop: answers while every worker thread is busy
         return live.health()
 
-    @app.get("/metrics", tags=["drift"], response_class=PlainTextResponse, dependencies=[Depends(require_api_key)],
-             responses=errors(401))
+    @app.get(
+        "/metrics",
+        tags=["drift"],
+        response_class=PlainTextResponse,
+        dependencies=[Depends(require_api_key)],
+        responses=errors(401),
+    )
     def metrics(live: Live):
         """Prometheus counters by route and status (no query text); behind the key when one is set."""
         health = live.health()
@@ -272,10 +327,14 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
         try:
             build_index(settings, live.embedder(), progress=False, stop=live.stopping)
         except BuildStopped as exc:
-            raise BadRequest("stopping", "Tjenesten lukker ned; ændringen gøres færdig ved næste start.", status=503) from exc
+            raise BadRequest(
+                "stopping", "Tjenesten lukker ned; ændringen gøres færdig ved næste start.", status=503
+            ) from exc
         live.refresh()
 
-    @app.post("/api/index", tags=["drift"], dependencies=[Depends(require_admin)], responses=errors(401, 403, 413, 422, 503))
+    @app.post(
+        "/api/index", tags=["drift"], dependencies=[Depends(require_admin)], responses=errors(401, 403, 413, 422, 503)
+    )
     def reindex(live: Live):
         """Rebuild the index from corpus/ (embeds only what changed) and swap it in; on a corpus
         that cannot be read the running index stays and the reason is the answer."""
@@ -285,12 +344,21 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
             raise BadRequest("invalid_corpus", f"Indekset blev ikke bygget om: {exc}", status=422) from exc
         return live.health()
 
-    @app.post("/api/catalogues", tags=["drift"], dependencies=[Depends(require_admin)], status_code=201,
-              responses=errors(400, 401, 403, 413, 422, 503))
+    @app.post(
+        "/api/catalogues",
+        tags=["drift"],
+        dependencies=[Depends(require_admin)],
+        status_code=201,
+        responses=errors(400, 401, 403, 413, 422, 503),
+    )
     def add_catalogue_route(
-        live: Live, file: UploadFile, id: Annotated[str | None, Form()] = None,
-        title: Annotated[str | None, Form()] = None, publisher: Annotated[str | None, Form()] = None,
-        year: Annotated[int | None, Form()] = None, source: Annotated[str | None, Form()] = None,
+        live: Live,
+        file: UploadFile,
+        id: Annotated[str | None, Form()] = None,
+        title: Annotated[str | None, Form()] = None,
+        publisher: Annotated[str | None, Form()] = None,
+        year: Annotated[int | None, BeforeValidator(_no_value_is_none), Form()] = None,
+        source: Annotated[str | None, Form()] = None,
     ):
         """Add a catalogue (.txt, .md, .pdf, .docx, .html) to corpus/ and index only what is new."""
         try:
@@ -308,8 +376,12 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
                 raise BadRequest("invalid_catalogue", f"Kataloget blev ikke tilføjet: {exc}", status=422) from exc
         return {"id": doc_id, **live.health()}
 
-    @app.delete("/api/catalogues/{doc_id}", tags=["drift"], dependencies=[Depends(require_admin)],
-                responses=errors(400, 401, 403, 404, 409, 503))
+    @app.delete(
+        "/api/catalogues/{doc_id}",
+        tags=["drift"],
+        dependencies=[Depends(require_admin)],
+        responses=errors(400, 401, 403, 404, 409, 503),
+    )
     def remove_catalogue_route(live: Live, doc_id: Annotated[str, ID_PATH]):
         """Take a catalogue out of corpus/, its manifest and the index. The corpus folder decides
         what exists (not this worker's engine, which may not have swapped in an add yet)."""
@@ -333,16 +405,23 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
         if not doc.original or not doc.original.is_file():
             raise BadRequest("not_found", f"Kataloget '{doc_id}' har ingen original fil.", status=404)
         media = mimetypes.guess_type(doc.original.name)[0] or "application/octet-stream"
-        return FileResponse(doc.original, media_type=media, filename=doc.original.name, content_disposition_type="inline")
+        return FileResponse(
+            doc.original, media_type=media, filename=doc.original.name, content_disposition_type="inline"
+        )
 
     @app.get("/documents/{doc_id}", response_class=HTMLResponse, include_in_schema=False)
     def document_page(request: Request, doc_id: str, engine: Engine, start: int | None = None, end: int | None = None):
         doc = engine.check_document(doc_id)
-        if (start is None) != (end is None) or (start is not None and not 0 <= start < end <= len(doc.raw)):
+        if start is None or end is None:
+            if start is not None or end is not None:
+                raise BadRequest("invalid_span", f"start og end skal angive et stykke af kataloget (0–{len(doc.raw)}).")
+        elif not 0 <= start < end <= len(doc.raw):
             raise BadRequest("invalid_span", f"start og end skal angive et stykke af kataloget (0–{len(doc.raw)}).")
         cases = [c for c in engine.corpus.cases if c.catalogue == doc.id]
         body = render_document(doc, cases, start, end)
-        return templates.TemplateResponse(request, "document.html", {"doc": doc, "body": body, "marked": start is not None})
+        return templates.TemplateResponse(
+            request, "document.html", {"doc": doc, "body": body, "marked": start is not None}
+        )
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def search_page(request: Request, engine: Engine):
@@ -353,11 +432,13 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
     @app.get("/docs", include_in_schema=False)
     def docs():
         page = get_swagger_ui_html(
-            openapi_url=app.openapi_url, title="Casefinder – API",
-            swagger_js_url="/docs-assets/swagger-ui-bundle.js", swagger_css_url="/docs-assets/swagger-ui.css",
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="Casefinder – API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
             swagger_favicon_url="/docs-assets/favicon.png",
         )
-        page.headers["Content-Security-Policy"] = content_security_policy(page.body.decode())
+        page.headers["Content-Security-Policy"] = content_security_policy(bytes(page.body).decode())
         return page
 
     @app.get("/robots.txt", response_class=PlainTextResponse, include_in_schema=False)

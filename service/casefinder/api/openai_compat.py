@@ -6,7 +6,6 @@ import json
 import time
 import uuid
 
-
 from .. import schemas
 from ..answer.answerer import actor
 from ..engine import BadRequest, Casefinder
@@ -16,12 +15,14 @@ MODEL = "casefinder"
 
 
 def _last_user_message(body: schemas.ChatRequest) -> str:
+    """The question: the last message from the user that holds text (an empty one is skipped)."""
     for message in reversed(body.messages):
         if message.role == "user":
             content = message.content
             if isinstance(content, list):  # [{"type": "text", "text": …}, …]
                 content = " ".join(part.text for part in content if part.type == "text")
-            return content or ""
+            if content and content.strip():
+                return content
     raise BadRequest("no_user_message", "Samtalen indeholder ingen besked fra brugeren.")
 
 
@@ -41,8 +42,13 @@ def complete(engine: Casefinder, body: schemas.ChatRequest):
 
         def chunks():
             def chunk(delta: dict, finish: str | None = None) -> str:
-                payload = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": MODEL,
-                           "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+                payload = {
+                    "id": ident,
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": MODEL,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                }
                 return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
 
             yield chunk({"role": "assistant", "content": ""})
@@ -58,9 +64,15 @@ def complete(engine: Casefinder, body: schemas.ChatRequest):
     answer = engine.ask(question)
     content = answer.answer + sources_block(answer)
     return {
-        "id": ident, "object": "chat.completion", "created": created, "model": MODEL,
+        "id": ident,
+        "object": "chat.completion",
+        "created": created,
+        "model": MODEL,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": len(question.split()), "completion_tokens": len(content.split()),
-                  "total_tokens": len(question.split()) + len(content.split())},
+        "usage": {
+            "prompt_tokens": len(question.split()),
+            "completion_tokens": len(content.split()),
+            "total_tokens": len(question.split()) + len(content.split()),
+        },
         "casefinder": answer.model_dump(),
     }

@@ -21,7 +21,9 @@ EXAMPLES = (
 
 
 # A question gets a short answer above the results.
-QUESTION = re.compile(r"\?\s*$|^(hvordan|hvad|hvilke|hvilken|hvilket|hvem|hvor|hvorfor|hvornår|kan|er der|findes der)\b", re.I)
+QUESTION = re.compile(
+    r"\?\s*$|^(hvordan|hvad|hvilke|hvilken|hvilket|hvem|hvor|hvorfor|hvornår|kan|er der|findes der)\b", re.I
+)
 
 
 def _url(q: str, selected: dict[str, list[str]]) -> str:
@@ -39,8 +41,14 @@ def page_context(engine: Casefinder, params: QueryParams) -> dict:
     selected = {name: params.getlist(name) for name, _ in FACETS}
     catalogues = {d.id: d for d in engine.corpus.documents}
     context: dict = {
-        "q": q, "selected": selected, "examples": EXAMPLES, "catalogues": catalogues,
-        "result": None, "error": None, "facets": [], "chips": [],
+        "q": q,
+        "selected": selected,
+        "examples": EXAMPLES,
+        "catalogues": catalogues,
+        "result": None,
+        "error": None,
+        "facets": [],
+        "chips": [],
     }
     similar = params.get("similar")
     if similar:
@@ -67,8 +75,19 @@ def page_context(engine: Casefinder, params: QueryParams) -> dict:
         values = []
         for value, count in sorted(result.facets.get(name, {}).items(), key=lambda kv: (-kv[1], kv[0]))[:12]:
             chosen = value in selected[name]
-            toggled = {**selected, name: [v for v in selected[name] if v != value] if chosen else selected[name] + [value]}
-            values.append({"value": value, "label": _label(name, value, catalogues), "count": count, "chosen": chosen, "url": _url(q, toggled)})
+            toggled = {
+                **selected,
+                name: [v for v in selected[name] if v != value] if chosen else selected[name] + [value],
+            }
+            values.append(
+                {
+                    "value": value,
+                    "label": _label(name, value, catalogues),
+                    "count": count,
+                    "chosen": chosen,
+                    "url": _url(q, toggled),
+                }
+            )
         context["facets"].append({"name": name, "label": label, "values": values})
     for name, label in FACETS:
         for value in selected[name]:

@@ -16,8 +16,10 @@ from ..schemas import ErrorResponse
 
 # No inline script anywhere: pages load theirs from /static; /docs allows its one start-up
 # script by hash. Inline styles are allowed (Swagger UI sets them), plugins and framing not.
-_CSP = ("default-src 'self'; script-src 'self'{scripts}; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+_CSP = (
+    "default-src 'self'; script-src 'self'{scripts}; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -92,9 +94,15 @@ class BodyLimit:
             drain = event.get("more_body", False)
         message = f"Forespørgslen er for stor; højst {limit // 1024} KB."
         body = json.dumps({"error": {"code": "body_too_large", "message": message}}, ensure_ascii=False).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                   (b"connection", b"close")]
-        headers += [(k.lower().encode(), v.encode()) for k, v in {**HEADERS, "Content-Security-Policy": content_security_policy()}.items()]
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+        ]
+        headers += [
+            (k.lower().encode(), v.encode())
+            for k, v in {**HEADERS, "Content-Security-Policy": content_security_policy()}.items()
+        ]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
@@ -130,5 +138,7 @@ def require_admin(request: Request) -> None:
     """Administration: closed (403) when no key is configured, else the key is required."""
     key = request.app.state.settings.api_key
     if not key:
-        raise BadRequest("forbidden", "Administration er slået fra: der er ingen API-nøgle (CASEFINDER_API_KEY).", status=403)
+        raise BadRequest(
+            "forbidden", "Administration er slået fra: der er ingen API-nøgle (CASEFINDER_API_KEY).", status=403
+        )
     _check(request, key)

@@ -22,11 +22,14 @@ class AnswerStream(StreamingResponse):
     stops and the answer slot is given back, without waiting for garbage collection."""
 
     def __init__(self, lines: Iterator[str], answer, headers: dict | None = None):
-        super().__init__(_until_closed(lines, answer), media_type="text/event-stream",
-                         headers={"Cache-Control": "no-cache", **(headers or {})})
+        super().__init__(
+            _until_closed(lines, answer),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", **(headers or {})},
+        )
 
     async def stream_response(self, send) -> None:
         try:
             await super().stream_response(send)
         finally:
-            await self.body_iterator.aclose()
+            await self.body_iterator.aclose()  # type: ignore[attr-defined]  # an async generator: it has one

@@ -21,6 +21,7 @@ def render_document(doc: Document, cases: list[Case], start: int | None, end: in
     The paragraphs that hold the passage are wrapped in one block (``#passage``), and the
     passage itself is marked inside them, so it reads as one highlighted piece."""
     clean = doc.clean
+    assert clean is not None, "a parsed document has its clean text"
     text = clean.text
     markers: list[Marker] = []
     for raw_at, number in doc.pages:

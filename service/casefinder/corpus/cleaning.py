@@ -8,8 +8,8 @@ strictly increasing, so a clean span maps to exactly one raw span and back.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 import numpy as np
 
@@ -26,10 +26,10 @@ class CleanText:
     offsets: np.ndarray  # offsets[i] = raw index of text[i]; int32, strictly increasing
 
     @classmethod
-    def identity(cls, raw: str, start: int = 0) -> "CleanText":
+    def identity(cls, raw: str, start: int = 0) -> CleanText:
         return cls(raw, np.arange(start, start + len(raw), dtype=np.int32))
 
-    def sub(self, pattern: str | re.Pattern, repl: Replacement, flags: int = 0) -> "CleanText":
+    def sub(self, pattern: str | re.Pattern, repl: Replacement, flags: int = 0) -> CleanText:
         """Replace matches; replacement characters map to the first raw positions of the match."""
         rx = re.compile(pattern, flags) if isinstance(pattern, str) else pattern
         if isinstance(repl, str) and "\\" not in repl:
@@ -52,7 +52,7 @@ class CleanText:
         keep.append(slice(last, len(self.text)))
         return CleanText("".join(parts), np.concatenate([self.offsets[k] for k in keep]))
 
-    def without(self, raw_spans: Iterable[tuple[int, int]]) -> "CleanText":
+    def without(self, raw_spans: Iterable[tuple[int, int]]) -> CleanText:
         """Drop the characters that come from the given raw spans (page markers, headers)."""
         dropped = sorted(raw_spans)
         if not dropped:
@@ -78,7 +78,7 @@ class CleanText:
         a, b = np.searchsorted(self.offsets, np.array([raw_start, raw_end], dtype=self.offsets.dtype))
         return int(a), int(b)
 
-    def slice(self, raw_start: int, raw_end: int) -> "CleanText":
+    def slice(self, raw_start: int, raw_end: int) -> CleanText:
         a, b = self.to_clean(raw_start, raw_end)
         return CleanText(self.text[a:b], self.offsets[a:b].copy())
 

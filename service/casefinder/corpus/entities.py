@@ -11,8 +11,20 @@ from .models import Contact
 # Names that are also ordinary Danish words ("vejen" = the road): only with "Kommune".
 _AMBIGUOUS = {"Vejen", "Greve", "Odder", "Skive", "Læsø", "Samsø", "Stevns"}
 _ROLE_SUFFIXES = (
-    "leder", "chef", "direktør", "konsulent", "koordinator", "ansvarlig", "medarbejder",
-    "specialist", "rådgiver", "partner", "formand", "sekretær", "fuldmægtig", "projektleder",
+    "leder",
+    "chef",
+    "direktør",
+    "konsulent",
+    "koordinator",
+    "ansvarlig",
+    "medarbejder",
+    "specialist",
+    "rådgiver",
+    "partner",
+    "formand",
+    "sekretær",
+    "fuldmægtig",
+    "projektleder",
 )
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}", re.I)
 AMOUNT = re.compile(
@@ -82,7 +94,10 @@ def _person_name(before: str) -> str:
         else:
             break
     # The name follows the last title or place before it: "Silkeborg Kommune Afdelingsleder Ann Tversted".
-    cut = max((i + 1 for i, w in enumerate(run) if w.lower().endswith(_ROLE_SUFFIXES) or w in ("Kommune", "Region")), default=0)
+    cut = max(
+        (i + 1 for i, w in enumerate(run) if w.lower().endswith(_ROLE_SUFFIXES) or w in ("Kommune", "Region")),
+        default=0,
+    )
     run = run[cut:] if cut < len(run) else run
     while run and run[0].lower().endswith(_ROLE_SUFFIXES):
         run.pop(0)

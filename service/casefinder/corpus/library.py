@@ -21,8 +21,16 @@ from pathlib import Path
 from .extract.docx import docx_to_text
 from .extract.html import html_to_text
 from .extract.pdf import ExtractionError, pdf_title, pdf_to_text
-from .parse import (CORPUS_SUFFIXES, DOCUMENT_ID, MANIFEST_NAME, CorpusError, _slug, corpus_files, read_document,
-                    read_manifest)
+from .parse import (
+    CORPUS_SUFFIXES,
+    DOCUMENT_ID,
+    MANIFEST_NAME,
+    CorpusError,
+    _slug,
+    corpus_files,
+    read_document,
+    read_manifest,
+)
 
 EXTRACTED = {".pdf": pdf_to_text, ".docx": docx_to_text, ".html": html_to_text, ".htm": html_to_text}
 SUPPORTED = (*CORPUS_SUFFIXES, *EXTRACTED)
@@ -49,14 +57,23 @@ def check_field(name: str, value: str | None) -> str | None:
     return value
 
 
-def add_catalogue(corpus_dir: Path, source: Path, doc_id: str | None = None, title: str | None = None,
-                  publisher: str | None = None, year: int | None = None, url: str | None = None) -> str:
+def add_catalogue(
+    corpus_dir: Path,
+    source: Path,
+    doc_id: str | None = None,
+    title: str | None = None,
+    publisher: str | None = None,
+    year: int | None = None,
+    url: str | None = None,
+) -> str:
     """Put ``source`` into the corpus with a manifest entry; returns the catalogue's id."""
     suffix = source.suffix.lower()
     if not source.is_file():
         raise CorpusError(f"{source}: filen findes ikke")
     if suffix not in SUPPORTED:
-        raise CorpusError(f"{source.name}: filtypen {suffix or '(ingen)'} kan ikke tilføjes; brug {', '.join(SUPPORTED)}")
+        raise CorpusError(
+            f"{source.name}: filtypen {suffix or '(ingen)'} kan ikke tilføjes; brug {', '.join(SUPPORTED)}"
+        )
     for name, value in (("filnavnet", source.name), ("titlen", title), ("udgiveren", publisher), ("kilden", url)):
         check_field(name, value)
     manifest = read_manifest(corpus_dir)
@@ -69,8 +86,10 @@ def add_catalogue(corpus_dir: Path, source: Path, doc_id: str | None = None, tit
         existing = next((e for e in manifest.values() if e["id"] == doc_id), {"file": f"{doc_id}{suffix}"})
         kept = corpus_dir / existing.get("original", existing["file"])
         if kept.is_file() and kept.read_bytes() == source.read_bytes():
-            raise CorpusError(f"{source.name}: kataloget er allerede tilføjet som '{doc_id}'. Blev en tilføjelse afbrudt, "
-                              "gør 'casefinder index' indekset færdigt")
+            raise CorpusError(
+                f"{source.name}: kataloget er allerede tilføjet som '{doc_id}'. Blev en tilføjelse afbrudt, "
+                "gør 'casefinder index' indekset færdigt"
+            )
         raise CorpusError(f"{source.name}: id '{doc_id}' er allerede i brug; vælg et andet med --id")
     if suffix in EXTRACTED:
         try:
@@ -91,12 +110,18 @@ def add_catalogue(corpus_dir: Path, source: Path, doc_id: str | None = None, tit
         document = read_document(staged, None)  # empty, NUL bytes, not UTF-8: refused here
     if not title and suffix == ".pdf":
         title = pdf_title(source, text)
-    entry = {"id": doc_id, **entry, "title": title or document.title, "publisher": publisher or "",
-             **({"year": year} if year else {}), "source": url or ""}
+    listed: dict[str, str | int] = {
+        "id": doc_id,
+        **entry,
+        "title": title or document.title,
+        "publisher": publisher or "",
+        **({"year": year} if year else {}),
+        "source": url or "",
+    }
     path = corpus_dir / MANIFEST_NAME
     old = path.read_text("utf-8") if path.exists() else ""
-    manifest_text = old + "\n" + _toml_entry(entry)
-    if tomllib.loads(manifest_text)["catalogue"][-1] != entry:  # read back before it replaces the old one
+    manifest_text = old + "\n" + _toml_entry(listed)
+    if tomllib.loads(manifest_text)["catalogue"][-1] != listed:  # read back before it replaces the old one
         raise CorpusError(f"{source.name}: manifestets nye linjer kan ikke læses tilbage")
     try:
         for name, data in files.items():
@@ -116,8 +141,15 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 @contextmanager
-def adding(corpus_dir: Path, source: Path, doc_id: str | None = None, title: str | None = None,
-           publisher: str | None = None, year: int | None = None, url: str | None = None) -> Iterator[str]:
+def adding(
+    corpus_dir: Path,
+    source: Path,
+    doc_id: str | None = None,
+    title: str | None = None,
+    publisher: str | None = None,
+    year: int | None = None,
+    url: str | None = None,
+) -> Iterator[str]:
     """Add a catalogue (yields its id) for a block that indexes it; if the block fails, the
     catalogue is taken out again, so nothing half-added stays behind."""
     doc_id = add_catalogue(corpus_dir, source, doc_id, title, publisher, year, url)

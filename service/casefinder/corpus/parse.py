@@ -15,7 +15,6 @@ from .entities import find_contacts, find_money, find_municipalities, organisati
 from .models import Case, Document, Draft
 from .text_tools import fold
 
-
 CORPUS_SUFFIXES = (".txt", ".md")
 MANIFEST_NAME = "catalogues.toml"
 DOCUMENT_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
@@ -37,6 +36,10 @@ class Corpus:
     def case(self, case_id: str) -> Case | None:
         return self._by_id.get(case_id)
 
+    def known_case(self, case_id: str) -> Case:
+        """A case that must exist (one a chunk or hit belongs to); KeyError otherwise."""
+        return self._by_id[case_id]
+
     def __post_init__(self) -> None:
         self._by_id = {c.id: c for c in self.cases}
 
@@ -56,7 +59,9 @@ def read_manifest(corpus_dir: Path) -> dict[str, dict]:
             raise CorpusError(f"{MANIFEST_NAME}: katalog nr. {n} mangler 'file' (filnavnet i korpusmappen)")
         doc_id = entry.get("id", _slug(Path(entry["file"]).stem))
         if not isinstance(doc_id, str) or not DOCUMENT_ID.fullmatch(doc_id):
-            raise CorpusError(f"{MANIFEST_NAME}: id '{doc_id}' for {entry['file']} må kun have små bogstaver, tal og bindestreg")
+            raise CorpusError(
+                f"{MANIFEST_NAME}: id '{doc_id}' for {entry['file']} må kun have små bogstaver, tal og bindestreg"
+            )
         for key in ("file", "original"):
             if key in entry and (not isinstance(entry[key], str) or Path(entry[key]).name != entry[key]):
                 raise CorpusError(f"{MANIFEST_NAME}: '{key}' for {entry['file']} skal være et filnavn i korpusmappen")
@@ -153,8 +158,9 @@ def parse_document(doc: Document) -> tuple[list[Case], str | None]:
         drafts = [Draft(0, len(doc.raw), "section", doc.title)]
     # Page-marked transcripts name their pages; text extracted from a PDF has a form feed
     # between pages (corpus/extract/pdf.py).
-    doc.pages = layout.pages or ([(0, 1)] + [(m.end(), n) for n, m in enumerate(re.finditer("\f", doc.raw), 2)]
-                                 if "\f" in doc.raw else [])
+    doc.pages = layout.pages or (
+        [(0, 1)] + [(m.end(), n) for n, m in enumerate(re.finditer("\f", doc.raw), 2)] if "\f" in doc.raw else []
+    )
     doc.clean = normalise(CleanText.identity(doc.raw).without(layout.debris))
 
     cases: list[Case] = []
@@ -202,7 +208,9 @@ def parse_document(doc: Document) -> tuple[list[Case], str | None]:
 
 def load_corpus(corpus_dir: Path) -> Corpus:
     manifest = read_manifest(corpus_dir)
-    documents, cases, warnings = [], [], []
+    documents: list[Document] = []
+    cases: list[Case] = []
+    warnings: list[str] = []
     for path in corpus_files(corpus_dir):
         try:
             doc = read_document(path, manifest.get(path.name))

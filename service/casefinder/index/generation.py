@@ -33,9 +33,17 @@ from .manifest import GENERATIONS, IndexUnavailable, sha256_of, stale_reason, wr
 
 DESCRIPTION = "generation.json"
 # Every file of a generation, by its role: the one list that writing, checking and loading share.
-FILES = {"chunks": "chunks.json", "vectors": "vectors.npy", "keys": "keys.json", "centroids": "centroids.npy",
-         "sentences": "sentences.npy", "vocabulary": "vocabulary.json", "state": "state.pickle",
-         "dense": "dense.faiss", "bm25": "bm25"}
+FILES = {
+    "chunks": "chunks.json",
+    "vectors": "vectors.npy",
+    "keys": "keys.json",
+    "centroids": "centroids.npy",
+    "sentences": "sentences.npy",
+    "vocabulary": "vocabulary.json",
+    "state": "state.pickle",
+    "dense": "dense.faiss",
+    "bm25": "bm25",
+}
 
 
 @dataclass
@@ -68,8 +76,11 @@ class Index:
         self.chunk_case = np.array([row[c.case_id] for c in self.chunks], dtype=np.int64)
         self.case_rows = [np.array(self.case_chunks[cid], dtype=np.int64) for cid in self.case_ids]
         if self.case_centroids is None:
-            means = np.stack([self.vectors[rows].mean(axis=0) for rows in self.case_rows]) if self.case_rows \
+            means = (
+                np.stack([self.vectors[rows].mean(axis=0) for rows in self.case_rows])
+                if self.case_rows
                 else np.zeros((0, self.vectors.shape[1]), dtype=np.float32)
+            )
             self.case_centroids = (means / np.linalg.norm(means, axis=1, keepdims=True)).astype(np.float32)
 
     @property
@@ -96,9 +107,14 @@ def write_generation(index_dir: Path, name: str, index: Index, keys: list[str], 
     state = pickle.dumps((index.corpus, index.words), protocol=pickle.HIGHEST_PROTOCOL)
     (folder / FILES["state"]).write_bytes(zlib.compress(state, 6))  # offset maps compress well
     (folder / FILES["chunks"]).write_text(json.dumps([c.to_dict() for c in index.chunks], ensure_ascii=False), "utf-8")
-    (folder / FILES["vocabulary"]).write_text(json.dumps(sorted(index.analyzer.vocabulary), ensure_ascii=False), "utf-8")
+    (folder / FILES["vocabulary"]).write_text(
+        json.dumps(sorted(index.analyzer.vocabulary), ensure_ascii=False), "utf-8"
+    )
     (folder / FILES["keys"]).write_text(json.dumps(keys), "utf-8")
-    np.save(folder / FILES["vectors"], np.concatenate([index.vectors, index.case_vectors, index.sentence_vectors]).astype(np.float32))
+    np.save(
+        folder / FILES["vectors"],
+        np.concatenate([index.vectors, index.case_vectors, index.sentence_vectors]).astype(np.float32),
+    )
     np.save(folder / FILES["sentences"], np.asarray(index.sentence_starts, dtype=np.int64))
     np.save(folder / FILES["centroids"], np.asarray(index.case_centroids, dtype=np.float32))
     faiss.write_index(index.dense, str(folder / FILES["dense"]))
@@ -170,24 +186,56 @@ def load_generation(index_dir: Path, name: str, expected: dict | None = None) ->
         rows = np.asarray(np.load(folder / FILES["vectors"], mmap_mode="r"))  # chunks, cases, sentences
         sentence_starts = np.load(folder / FILES["sentences"])
         sentences_at = len(rows) - int(sentence_starts[-1])
-        vectors, case_vectors, sentence_vectors = rows[: len(chunks)], rows[len(chunks) : sentences_at], rows[sentences_at:]
+        vectors, case_vectors, sentence_vectors = (
+            rows[: len(chunks)],
+            rows[len(chunks) : sentences_at],
+            rows[sentences_at:],
+        )
         centroids = np.asarray(np.load(folder / FILES["centroids"], mmap_mode="r"))
         analyzer = Analyzer(json.loads((folder / FILES["vocabulary"]).read_text("utf-8")))
         corpus, word_statistics = pickle.loads(zlib.decompress((folder / FILES["state"]).read_bytes()))
         dense = faiss.read_index(str(folder / FILES["dense"]), faiss.IO_FLAG_MMAP_IFC)
         bm25 = bm25s.BM25.load(folder / FILES["bm25"], mmap=True, show_progress=False)
         bm25.scores.update({k: np.asarray(v) for k, v in bm25.scores.items() if isinstance(v, np.memmap)})
-    except (OSError, KeyError, IndexError, TypeError, ValueError, EOFError, RuntimeError, pickle.UnpicklingError,
-            zlib.error) as exc:
+    except (
+        OSError,
+        KeyError,
+        IndexError,
+        TypeError,
+        ValueError,
+        EOFError,
+        RuntimeError,
+        pickle.UnpicklingError,
+        zlib.error,
+    ) as exc:
         raise IndexUnavailable(f"indeksgenerationen {name} kan ikke læses: {exc}") from exc
-    if not len(chunks) == len(vectors) == dense.ntotal == manifest.get("chunks") == len(sentence_starts) - 1 \
-            or len(sentence_vectors) != manifest.get("sentences") or vectors.shape[1:] != (manifest.get("dim"),):
-        raise IndexUnavailable(f"indeksgenerationen {name} hænger ikke sammen: {len(chunks)} afsnit, {len(rows)} vektorer")
-    index = Index(manifest, corpus, chunks, vectors, dense, bm25, analyzer, word_statistics, case_vectors,
-                  sentence_vectors, sentence_starts, centroids)
+    if (
+        not len(chunks) == len(vectors) == dense.ntotal == manifest.get("chunks") == len(sentence_starts) - 1
+        or len(sentence_vectors) != manifest.get("sentences")
+        or vectors.shape[1:] != (manifest.get("dim"),)
+    ):
+        raise IndexUnavailable(
+            f"indeksgenerationen {name} hænger ikke sammen: {len(chunks)} afsnit, {len(rows)} vektorer"
+        )
+    index = Index(
+        manifest,
+        corpus,
+        chunks,
+        vectors,
+        dense,
+        bm25,
+        analyzer,
+        word_statistics,
+        case_vectors,
+        sentence_vectors,
+        sentence_starts,
+        centroids,
+    )
     if not len(index.case_vectors) == len(index.case_centroids) == len(index.case_ids):
-        raise IndexUnavailable(f"indeksgenerationen {name} hænger ikke sammen: {len(index.case_ids)} enheder, "
-                               f"{len(index.case_vectors)} enhedsvektorer, {len(index.case_centroids)} centroider")
+        raise IndexUnavailable(
+            f"indeksgenerationen {name} hænger ikke sammen: {len(index.case_ids)} enheder, "
+            f"{len(index.case_vectors)} enhedsvektorer, {len(index.case_centroids)} centroider"
+        )
     return index
 
 

@@ -28,8 +28,14 @@ FORMAT_VERSION = 7
 POINTER = "manifest.json"
 GENERATIONS = "generations"
 _CODE_THAT_SHAPES_CHUNKS = ("corpus", "index/chunking.py", "index/sentences.py", "index/analyzer.py", "data")
-_STALE_LABELS = {"model": "modellen", "corpus": "korpus", "chunking": "chunk-indstillingerne", "code": "parserkoden",
-                 "format": "indeksformatet", "dense_index": "FAISS-indstillingerne"}
+_STALE_LABELS = {
+    "model": "modellen",
+    "corpus": "korpus",
+    "chunking": "chunk-indstillingerne",
+    "code": "parserkoden",
+    "format": "indeksformatet",
+    "dense_index": "FAISS-indstillingerne",
+}
 
 
 class IndexUnavailable(RuntimeError):
@@ -78,9 +84,16 @@ def expected_manifest(settings: Settings, hashes: dict[str, str], model_id: str)
         "format": FORMAT_VERSION,
         "model": model_id,
         "corpus": hashes,
-        "chunking": {"size": settings.chunk_size, "overlap": settings.chunk_overlap, "case_opening": settings.case_opening_chars},
-        "dense_index": {"kind": settings.faiss_index, "ann_threshold": settings.ann_threshold,
-                        "ef_search": settings.ann_ef_search},
+        "chunking": {
+            "size": settings.chunk_size,
+            "overlap": settings.chunk_overlap,
+            "case_opening": settings.case_opening_chars,
+        },
+        "dense_index": {
+            "kind": settings.faiss_index,
+            "ann_threshold": settings.ann_threshold,
+            "ef_search": settings.ann_ef_search,
+        },
         "code": code_fingerprint(),
     }
 

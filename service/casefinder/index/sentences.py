@@ -10,7 +10,9 @@ _BREAK = re.compile(r"\n{2,}|\n(?=[-•–] )")
 # Transcripts run headings into the text: "… klare selv Overordnet beskrivelse og formål Samarbejdet
 # blev …". A capitalised phrase of 2-6 words after a lowercase word and before a capitalised
 # word that starts a sentence is such a heading: it becomes a piece of its own (and is dropped).
-_RUN_IN_HEADING = re.compile(r"(?<=[a-zæøå0-9,;)]) ([A-ZÆØÅ][a-zæøå]+(?: [a-zæøå]+){1,5}) (?=[A-ZÆØÅ][a-zæøå]+ [a-zæøå])")
+_RUN_IN_HEADING = re.compile(
+    r"(?<=[a-zæøå0-9,;)]) ([A-ZÆØÅ][a-zæøå]+(?: [a-zæøå]+){1,5}) (?=[A-ZÆØÅ][a-zæøå]+ [a-zæøå])"
+)
 _BULLET = re.compile(r"\s*[\uf0a7\uf0b7\uf0d8\uf076•▪●◦]\s*")  # PDF symbol-font bullets start list items
 # Danish abbreviations that end in a full stop inside a sentence: "ca. 2 mio. kr.", "bl.a. Odense",
 # "pr. 1. juli", "dir. Thomas". A sentence never ends on them.

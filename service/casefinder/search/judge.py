@@ -50,7 +50,6 @@ under ``bench/calibration/`` (never shipped).
 from __future__ import annotations
 
 import math
-from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
@@ -67,17 +66,18 @@ COGNATE_PREFIX = 5  # letters an English word shares with a catalogue word to co
 REFERENCE_SAMPLE = 2048  # chunks whose cosines describe "the corpus" for a query
 FLOOR = 1e-7  # frequency of a word never seen, in either source
 JUDGED_CASES = 10  # a query is judged on its best this many cases (bench/calibrate.py fits on them)
-FEATURES = ("dense_z", "case_z", "dense_mean", "lexical", "coverage", "cognates", "cognate_topic", "topic_mean",
-            "topic_max", "function_words", "english", "sentence", "sentence_mean")
+# The features, named as the weights of the model that weighs them (one list: a reordered or
+# renamed feature cannot meet another's weight).
+FEATURES = tuple(name for name in ConfidenceModel.model_fields if name not in ("bias", "relative_power"))
 
 
 @lru_cache
 def general_danish() -> dict[str, float]:
     """Frequency of each stem in general Danish (wordfreq's word list, stems summed)."""
-    stems: Counter[str] = Counter()
+    stems: dict[str, float] = {}
     for word, freq in get_frequency_dict("da").items():
-        stems[stem(word)] += freq
-    return dict(stems)
+        stems[stem(word)] = stems.get(stem(word), 0.0) + freq
+    return stems
 
 
 def english_share(tokens: list[str]) -> float:
@@ -120,13 +120,24 @@ class Evidence:
     lexical: float
     sentence: float
 
-    def features(self) -> list[float]:
-        """In the order of FEATURES; Danish evidence is scaled by (1 - english), English by english."""
+    def features(self) -> dict[str, float]:
+        """By name (FEATURES); Danish evidence is scaled by (1 - english), English by english."""
         q, danish = self.query, 1.0 - self.query.english
-        return [self.dense_z, self.case_z, q.dense_mean, self.lexical * danish, q.known * danish,
-                q.cognates * q.english, q.cognate_topic * q.english, q.topic_mean * danish,
-                q.topic_max * danish, q.function_words * danish, q.english, self.sentence,
-                q.sentence_mean]
+        return {
+            "dense_z": self.dense_z,
+            "case_z": self.case_z,
+            "dense_mean": q.dense_mean,
+            "lexical": self.lexical * danish,
+            "coverage": q.known * danish,
+            "cognates": q.cognates * q.english,
+            "cognate_topic": q.cognate_topic * q.english,
+            "topic_mean": q.topic_mean * danish,
+            "topic_max": q.topic_max * danish,
+            "function_words": q.function_words * danish,
+            "english": q.english,
+            "sentence": self.sentence,
+            "sentence_mean": q.sentence_mean,
+        }
 
 
 def logistic(x: float) -> float:
@@ -157,7 +168,11 @@ class Judge:
     def _sample(vectors: np.ndarray) -> np.ndarray:
         """A fixed sample of REFERENCE_SAMPLE rows: the same for every worker and every start."""
         n = len(vectors)
-        rows = np.sort(np.random.default_rng(0).choice(n, size=min(n, REFERENCE_SAMPLE), replace=False)) if n else []
+        rows = (
+            np.sort(np.random.default_rng(0).choice(n, size=min(n, REFERENCE_SAMPLE), replace=False))
+            if n
+            else np.arange(0)
+        )
         return np.ascontiguousarray(vectors[rows])
 
     # ------------------------------------------------------------------ lexical statistics
@@ -218,10 +233,17 @@ class Judge:
         sentences = self._sentence_reference @ qvec if len(self._sentence_reference) else np.zeros(1)
         cognates, cognate_topic = self._cognates(tokens)
         return QueryEvidence(
-            vector=qvec, terms=terms, known=known, english=english_share(tokens), cognates=cognates,
-            cognate_topic=cognate_topic, topic_mean=float(np.mean(topic)),
-            topic_max=float(max(topic)), function_words=float(np.mean(function_topic)),
-            dense_mean=float(cosines.mean()), dense_sd=float(cosines.std()) or 1.0,
+            vector=qvec,
+            terms=terms,
+            known=known,
+            english=english_share(tokens),
+            cognates=cognates,
+            cognate_topic=cognate_topic,
+            topic_mean=float(np.mean(topic)),
+            topic_max=float(max(topic)),
+            function_words=float(np.mean(function_topic)),
+            dense_mean=float(cosines.mean()),
+            dense_sd=float(cosines.std()) or 1.0,
             sentence_mean=float(sentences.mean()),
         )
 
@@ -232,12 +254,18 @@ class Judge:
         first, end = self._sentence_starts[chunk], self._sentence_starts[chunk + 1]
         # A passage with no whole sentence (a table, a list of names) is its own closest sentence.
         sentence = float((self._sentences[first:end] @ query.vector).max()) if end > first else dense
-        return Evidence(query, dense, (dense - query.dense_mean) / query.dense_sd,
-                        (case - query.dense_mean) / query.dense_sd, present / total if total else 0.0, sentence)
+        return Evidence(
+            query,
+            dense,
+            (dense - query.dense_mean) / query.dense_sd,
+            (case - query.dense_mean) / query.dense_sd,
+            present / total if total else 0.0,
+            sentence,
+        )
 
     def logit(self, evidence: Evidence) -> float:
-        weights = [getattr(self.model, name) for name in FEATURES]
-        return self.model.bias + float(np.dot(weights, evidence.features()))
+        features = evidence.features()
+        return self.model.bias + sum(getattr(self.model, name) * features[name] for name in FEATURES)
 
     def rate(self, evidence: QueryEvidence, judged: list[Scored], hits: list) -> None:
         """Set each hit's confidence: that the catalogues answer the query at all, times how

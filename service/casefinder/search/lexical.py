@@ -26,8 +26,9 @@ class LexicalRetriever:
         self.analyzer = Analyzer(learn_vocabulary(c.text for c in corpus.cases))
         self.bm25 = lexical_index(self.chunks, self.analyzer)
 
-    def search(self, query: str, k: int = 10, filters: dict[str, list[str]] | None = None,
-               per_case: bool = True) -> SearchResult:
+    def search(
+        self, query: str, k: int = 10, filters: dict[str, list[str]] | None = None, per_case: bool = True
+    ) -> SearchResult:
         started = time.perf_counter()
         filters = {f: v for f, v in (filters or {}).items() if v}
         tokens = self.analyzer(query)
@@ -38,17 +39,39 @@ class LexicalRetriever:
             best.setdefault(self.chunks[i].case_id, i)
             if len(best) >= self.settings.result_pool:
                 break
-        results = [cid for cid in best if case_matches(self.corpus.case(cid), filters)]
+        results = [cid for cid in best if case_matches(self.corpus.known_case(cid), filters)]
         allowed = set(results)
-        chosen = [best[cid] for cid in results[:k]] if per_case else \
-            [i for i in order if self.chunks[i].case_id in allowed][:k]
+        chosen = (
+            [best[cid] for cid in results[:k]]
+            if per_case
+            else [i for i in order if self.chunks[i].case_id in allowed][:k]
+        )
         hits = []
         for rank, i in enumerate(chosen, 1):
             chunk = self.chunks[i]
-            hits.append(Hit(rank, float(scores[i]), self.corpus.case(chunk.case_id), i, chunk.start, chunk.end, chunk.text,
-                            highlight(chunk.text, set(tokens), self.analyzer), 0.0, float(scores[i])))
-        return SearchResult(query, (time.perf_counter() - started) * 1000, not hits, hits, 0.0,
-                            count_facets([self.corpus.case(cid) for cid in results]), len(results))
+            hits.append(
+                Hit(
+                    rank,
+                    float(scores[i]),
+                    self.corpus.known_case(chunk.case_id),
+                    i,
+                    chunk.start,
+                    chunk.end,
+                    chunk.text,
+                    highlight(chunk.text, set(tokens), self.analyzer),
+                    0.0,
+                    float(scores[i]),
+                )
+            )
+        return SearchResult(
+            query,
+            (time.perf_counter() - started) * 1000,
+            not hits,
+            hits,
+            0.0,
+            count_facets([self.corpus.known_case(cid) for cid in results]),
+            len(results),
+        )
 
     def similar_cases(self, case_id: str, k: int = 5) -> list[tuple[Case, float]]:
         return []  # similarity needs the vectors

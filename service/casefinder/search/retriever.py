@@ -6,6 +6,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import faiss
 import numpy as np
@@ -16,6 +17,15 @@ from ..index.embedders import Embedder
 from ..index.generation import Index
 from .highlight import highlight
 from .judge import JUDGED_CASES, Judge, QueryEvidence, Scored
+
+
+class SearchMode(StrEnum):
+    """What ranks the chunks: both methods fused (the service), or one alone (for comparison)."""
+
+    HYBRID = "hybrid"
+    DENSE = "dense"
+    BM25 = "bm25"
+
 
 @dataclass
 class Hit:
@@ -79,7 +89,9 @@ class Retriever:
         faiss.omp_set_num_threads(1)
         self.judge = Judge(index, settings.confidence)
         # Sections yield to the cases they describe (Settings.overview_weight, .section_weight).
-        self.kind_weight = np.array([self._kind_weight(index.corpus.case(c.case_id)) for c in index.chunks], dtype=np.float32)
+        self.kind_weight = np.array(
+            [self._kind_weight(index.corpus.known_case(c.case_id)) for c in index.chunks], dtype=np.float32
+        )
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._model_lock = threading.Lock()
@@ -104,8 +116,9 @@ class Retriever:
                 self._cache.popitem(last=False)
         return vec
 
-    def candidates(self, evidence: QueryEvidence, tokens: list[str], mode: str,
-                   qvec: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def candidates(
+        self, evidence: QueryEvidence, tokens: list[str], mode: SearchMode, qvec: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(chunk ids, fused, the passage's own cosine, bm25) for the candidates only: the top
         ``candidate_pool`` chunks of FAISS and of BM25 and the chunks of the ``candidate_cases``
         best cases by their case vectors, united. Every later step works on these, so its cost
@@ -113,7 +126,7 @@ class Retriever:
         n = len(self.index.chunks)
         k = min(n, self.settings.candidate_pool)
         pools = []
-        if mode != "bm25":
+        if mode != SearchMode.BM25:
             case_scores = self.index.case_vectors @ qvec
             _, ids = self.index.dense.search(qvec[None, :].astype(np.float32), k)
             pools.append(ids[0][ids[0] >= 0])
@@ -121,7 +134,7 @@ class Retriever:
             best_cases = np.argpartition(-case_scores, m - 1)[:m] if m < len(case_scores) else np.arange(m)
             pools += [self.index.case_rows[r] for r in best_cases]
         lexical_all = None
-        if mode != "dense":
+        if mode != SearchMode.DENSE:
             if tokens:
                 lexical_all = self.index.bm25.get_scores(tokens).astype(np.float32)
                 top = np.argpartition(-lexical_all, k - 1)[:k] if k < n else np.arange(n)
@@ -129,11 +142,11 @@ class Retriever:
         ids = np.unique(np.concatenate(pools)) if pools else np.arange(0)
         dense = self.index.vectors[ids] @ qvec
         lexical = lexical_all[ids] if lexical_all is not None else np.zeros(len(ids), dtype=np.float32)
-        if mode == "bm25":
+        if mode == SearchMode.BM25:
             return ids, lexical, dense, lexical
         w = self.settings.case_vector_weight
         in_case = (1 - w) * dense + w * case_scores[self.index.chunk_case[ids]]
-        if mode == "dense":
+        if mode == SearchMode.DENSE:
             return ids, in_case, dense, lexical
         return ids, self.fuse(in_case, lexical, self.dense_weight(evidence.known)), dense, lexical
 
@@ -141,7 +154,7 @@ class Retriever:
         """The dense side's weight for a query: ``dense_weight`` when the catalogues know all of
         its terms, rising to ``dense_weight_unknown`` as the share (by IDF) they do not know
         grows: BM25 cannot match words the catalogues never use (English, paraphrases)."""
-        low, high = self.settings.dense_weight, max(self.settings.dense_weight, self.settings.dense_weight_unknown)
+        low, high = self.settings.dense_weight, self.settings.dense_weight_unknown  # high >= low (config.py)
         return low + (high - low) * (1.0 - known)
 
     def fuse(self, dense: np.ndarray, lexical: np.ndarray, w: float) -> np.ndarray:
@@ -159,19 +172,20 @@ class Retriever:
         query: str,
         k: int = 10,
         filters: dict[str, list[str]] | None = None,
-        mode: str = "hybrid",
+        mode: SearchMode | str = SearchMode.HYBRID,
         per_case: bool = True,
     ) -> SearchResult:
         """The best ``k`` hits of the result set: the ``result_pool`` best cases, narrowed by
         ``filters``. Facets count that same set, so a facet's count is what choosing it shows."""
         started = time.perf_counter()
+        mode = SearchMode(mode)  # a misspelt mode is an error, never a hybrid search
         filters = {f: v for f, v in (filters or {}).items() if v}
         qvec = self.embed_query(query)  # the judge weighs dense evidence in every mode
         tokens = self.index.analyzer(query)  # once: BM25, the judge and highlighting share them
         evidence = self.judge.query_evidence(query, qvec, tokens)
         ids, fused, dense, lexical = self.candidates(evidence, tokens, mode, qvec)
         fused = fused * self.kind_weight[ids]
-        case_of = self.index.corpus.case
+        case_of = self.index.corpus.known_case
         chunks = self.index.chunks
         order = np.argsort(-fused, kind="stable")  # positions among the candidates, best first
         best: dict[str, int] = {}  # case id -> the position of its best chunk, best case first
@@ -188,16 +202,33 @@ class Retriever:
         hits = []
         for rank, j in enumerate(chosen, 1):  # only the returned hits are highlighted
             chunk = chunks[ids[j]]
-            hits.append(Hit(rank, float(fused[j]), case_of(chunk.case_id), int(ids[j]), chunk.start, chunk.end, chunk.text,
-                            highlight(chunk.text, set(tokens), self.index.analyzer), float(dense[j]), float(lexical[j])))
+            hits.append(
+                Hit(
+                    rank,
+                    float(fused[j]),
+                    case_of(chunk.case_id),
+                    int(ids[j]),
+                    chunk.start,
+                    chunk.end,
+                    chunk.text,
+                    highlight(chunk.text, set(tokens), self.index.analyzer),
+                    float(dense[j]),
+                    float(lexical[j]),
+                )
+            )
         # Judged on the query's best cases before any filter: a case's confidence is the same
         # whatever k and the filters are, and a filter leaving only weak cases is a no-match.
         judged = [Scored(int(ids[j]), float(dense[j]), float(fused[j])) for j in list(best.values())[:JUDGED_CASES]]
         self.judge.rate(evidence, judged, hits)
         confidence = max((h.confidence for h in hits), default=0.0)
         return SearchResult(
-            query, (time.perf_counter() - started) * 1000, confidence < self.settings.confidence_threshold, hits,
-            confidence, count_facets([case_of(cid) for cid in results]), len(results),
+            query,
+            (time.perf_counter() - started) * 1000,
+            confidence < self.settings.confidence_threshold,
+            hits,
+            confidence,
+            count_facets([case_of(cid) for cid in results]),
+            len(results),
         )
 
     def similar_cases(self, case_id: str, k: int = 5) -> list[tuple[Case, float]]:
@@ -207,7 +238,7 @@ class Retriever:
         vecs = self.index.case_centroids
         sims = vecs @ vecs[ids.index(case_id)]
         out = []
-        case_of = self.index.corpus.case
+        case_of = self.index.corpus.known_case
         for j in np.argsort(-sims):
             if ids[j] != case_id and case_of(ids[j]).kind != "section":
                 out.append((case_of(ids[j]), float(sims[j])))

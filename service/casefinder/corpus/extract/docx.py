@@ -22,12 +22,14 @@ def _check_package(path: Path) -> None:
     except (zipfile.BadZipFile, OSError) as exc:
         raise ExtractionError(f"{path.name}: filen er ikke en læsbar DOCX ({exc})") from exc
     if len(parts) > MAX_PARTS or sum(p.file_size for p in parts) > MAX_UNPACKED_BYTES:
-        raise ExtractionError(f"{path.name}: DOCX-filen pakker ud til mere end {MAX_UNPACKED_BYTES // 2**20} MB "
-                              f"eller {MAX_PARTS} dele og læses ikke")
+        raise ExtractionError(
+            f"{path.name}: DOCX-filen pakker ud til mere end {MAX_UNPACKED_BYTES // 2**20} MB "
+            f"eller {MAX_PARTS} dele og læses ikke"
+        )
 
 
 def _level(style_name: str) -> int:
-    """"Title" is "#"; "Heading N" sits below it, as N + 1 "#"s."""
+    """ "Title" is "#"; "Heading N" sits below it, as N + 1 "#"s."""
     if style_name.lower() in ("title", "titel"):
         return 1
     match = re.match(r"(?:heading|overskrift)\s*(\d)", style_name, re.I)
@@ -39,7 +41,6 @@ def docx_to_text(path: Path) -> str:
     from docx.opc.exceptions import OpcError
     from docx.table import Table
     from docx.text.paragraph import Paragraph
-
     from lxml.etree import XMLSyntaxError
 
     _check_package(path)

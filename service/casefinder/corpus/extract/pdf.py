@@ -57,7 +57,9 @@ def _lines(path: Path) -> tuple[list[list[Line]], float]:
             raise ExtractionError(f"{path.name}: PDF'en har {count} sider; højst {MAX_PAGES} kan tilføjes")
         for number, page in enumerate(extract_pages(path, laparams=LAParams()), 1):
             if time.monotonic() - started > MAX_SECONDS:
-                raise ExtractionError(f"{path.name}: PDF'en kunne ikke læses på {MAX_SECONDS:.0f} sekunder (nået side {number})")
+                raise ExtractionError(
+                    f"{path.name}: PDF'en kunne ikke læses på {MAX_SECONDS:.0f} sekunder (nået side {number})"
+                )
             pieces = []
             for box in page:
                 if not isinstance(box, LTTextContainer):
@@ -68,8 +70,18 @@ def _lines(path: Path) -> tuple[list[list[Line]], float]:
                     if text:
                         size = round(max(c.size for c in chars), 1)
                         bold = all("bold" in c.fontname.lower() for c in chars if c.get_text().strip())
-                        pieces.append(Line(number, int(line.x0 >= page.width / 2), page.height - line.y1, line.x0,
-                                           line.x1, size, bold, text))
+                        pieces.append(
+                            Line(
+                                number,
+                                int(line.x0 >= page.width / 2),
+                                page.height - line.y1,
+                                line.x0,
+                                line.x1,
+                                size,
+                                bold,
+                                text,
+                            )
+                        )
             pages.append(_join_pieces(pieces))
     except ExtractionError:
         raise
@@ -130,7 +142,9 @@ def pdf_title(path: Path, text: str) -> str | None:
                     return " ".join(title.split())[:200]
     except (OSError, PSException, ValueError, KeyError, TypeError):
         pass
-    return next((m.group(1).strip() for m in re.finditer(r"^#+ (.+)$", text, re.M) if len(m.group(1).split()) > 1), None)
+    return next(
+        (m.group(1).strip() for m in re.finditer(r"^#+ (.+)$", text, re.M) if len(m.group(1).split()) > 1), None
+    )
 
 
 def _continues_word(left: str, right: str) -> bool:

@@ -40,12 +40,16 @@ def lines_of(raw: str, start: int, end: int) -> list[tuple[int, int, str]]:
 def standalone_sections(raw: str, start: int, end: int) -> list[Draft]:
     lines = lines_of(raw, start, end)
     heads = []
-    for k, (s, e, line) in enumerate(lines):
+    for k, (s, _, line) in enumerate(lines):
         text = line.strip()
         prev_blank = k == 0 or not lines[k - 1][2].strip()
         next_blank = k + 1 >= len(lines) or not lines[k + 1][2].strip()
         if (
-            text and prev_blank and next_blank and len(text) <= 80 and text[:1].isupper()
+            text
+            and prev_blank
+            and next_blank
+            and len(text) <= 80
+            and text[:1].isupper()
             and not text.endswith((".", ",", ";"))
         ):
             heads.append((s + len(line) - len(line.lstrip()), text))

@@ -20,15 +20,21 @@ _SHEET_SUBHEADINGS = re.compile(
 
 
 _PAGE_DATE = re.compile(
-    r"^(?:januar|februar|marts|april|maj|juni|juli|august|september|oktober|november|december) \d{4}$", re.I)
+    r"^(?:januar|februar|marts|april|maj|juni|juli|august|september|oktober|november|december) \d{4}$", re.I
+)
 
 
 def _starts_next_case(line: str, following: str) -> bool:
     """A line right under the contact fields that is the next sheet's title, not more of the
     contact: no field, no address, and a blank line after it (" Contract Management")."""
     text = line.strip()
-    return (not _FIELD.match(line) and "@" not in text and not following.strip()
-            and text[:1].isupper() and not text.endswith((".", ",", ")")))
+    return (
+        not _FIELD.match(line)
+        and "@" not in text
+        and not following.strip()
+        and text[:1].isupper()
+        and not text.endswith((".", ",", ")"))
+    )
 
 
 def _page_furniture(line: str) -> bool:
@@ -74,7 +80,7 @@ def parse(raw: str) -> Layout:
         pos = m.end()
         block_end = pos
         block = lines_of(raw, pos + 1, min(len(raw), pos + 800))[:8]
-        for k, (s, e, line) in enumerate(block):
+        for k, (_, e, line) in enumerate(block):
             if not line.strip():
                 if block_end > pos:
                     break
@@ -88,6 +94,7 @@ def parse(raw: str) -> Layout:
     prev_end = 0
     sector = etype = None
     intro_end = None
+
     def vocabulary_line(line: str) -> bool:
         return fold(line.strip()) in sectors or fold(line.strip()) in types
 
@@ -118,7 +125,7 @@ def parse(raw: str) -> Layout:
                 headings.append((s, e, text))
                 continue
             break
-        for s, e, line in lines:
+        for s, _, line in lines:
             if not vocabulary_line(line):
                 continue
             text, key = line.strip(), fold(line.strip())
@@ -132,7 +139,9 @@ def parse(raw: str) -> Layout:
             if intro_end is None:
                 intro_end = headings[0][0]
         else:
-            first = next((k for k, (s, e, line) in enumerate(lines) if line.strip() and not vocabulary_line(line)), None)
+            first = next(
+                (k for k, (s, e, line) in enumerate(lines) if line.strip() and not vocabulary_line(line)), None
+            )
             start = prev_end if first is None else lines[first][0]
             start += len(raw[start:om_start]) - len(raw[start:om_start].lstrip())
             title_line = raw[start : raw.find("\n", start)].strip() if first is None else _title_lines(lines, first)
@@ -149,8 +158,14 @@ def parse(raw: str) -> Layout:
         ]
         drafts.append(
             Draft(
-                start, case_end, "case", clean_heading(title_line), area=sector, efficiency_type=etype,
-                municipality=municipality, headings=subs,
+                start,
+                case_end,
+                "case",
+                clean_heading(title_line),
+                area=sector,
+                efficiency_type=etype,
+                municipality=municipality,
+                headings=subs,
             )
         )
         prev_end = case_end

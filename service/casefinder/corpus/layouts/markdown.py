@@ -68,7 +68,7 @@ def parse(raw: str) -> Layout:
         return bool(_EXAMPLE_HINTS.search(text + "\n" + first))
 
     bounds: list[tuple[int, str, str, bool]] = []  # (start, kind, title, sets_area)
-    for i, (level, text, start, end) in enumerate(found):
+    for i, (level, text, start, _) in enumerate(found):
         if start in toc_starts:
             bounds.append((start, "toc", text, False))
         elif _CHAPTER.match(text):

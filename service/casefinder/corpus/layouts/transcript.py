@@ -44,20 +44,16 @@ def parse(raw: str) -> Layout:
     marker = re.search(r"^Transkript\s*$", raw, re.M)
     body_start = marker.end() if marker else 0
     pages: list[tuple[int, int, int]] = []  # (line start, line end, page number)
-    for m in _PAGE_LINE.finditer(raw, body_start):
-        number = int(m.group(1))
-        if pages and number != pages[-1][2] + 1:
+    for line in _PAGE_LINE.finditer(raw, body_start):
+        page_number = int(line.group(1))
+        if pages and page_number != pages[-1][2] + 1:
             continue
-        pages.append((m.start(), m.end(), number))
+        pages.append((line.start(), line.end(), page_number))
     if not pages:
         return Layout("transcript", [])
 
     # The running header: "<title> Side N af [M]" after the page number.
-    headers = [
-        h.group(1)
-        for s, e, _ in pages
-        if (h := re.match(r"\d+ (.{3,100}?) Side \d+ af\b", raw[s:e]))
-    ]
+    headers = [h.group(1) for s, e, _ in pages if (h := re.match(r"\d+ (.{3,100}?) Side \d+ af\b", raw[s:e]))]
     header = max(set(headers), key=headers.count) if len(headers) >= len(pages) // 2 else None
     marker_rx = re.compile(
         rf"^\d+ {re.escape(header)} Side \d+ af(?P<total> \d+(?= |$))? ?" if header else r"^\d+ ",
@@ -67,17 +63,17 @@ def parse(raw: str) -> Layout:
     content: list[tuple[int, int, int]] = []  # (content start, line end, page number)
     # This viewer drops the page total ("Side 15 af") on pages that open a new section.
     opens_section: set[int] = set()
-    for s, e, number in pages:
-        m = marker_rx.match(raw, s, e)
-        c = m.end() if m else s
-        if m and header and not m.group("total"):
+    for s, e, page_number in pages:
+        page_marker = marker_rx.match(raw, s, e)
+        c = page_marker.end() if page_marker else s
+        if page_marker and header and not page_marker.group("total"):
             opens_section.add(c)
         debris.append((s, c))
-        tail = re.search(rf" {number}\s*$", raw[c:e])
+        tail = re.search(rf" {page_number}\s*$", raw[c:e])
         if tail:
             debris.append((c + tail.start(), e))
             e = c + tail.start()
-        content.append((c, e, number))
+        content.append((c, e, page_number))
 
     # Table of contents: the first page that says so, and a following page of bare titles.
     toc_text = ""
@@ -129,7 +125,7 @@ def parse(raw: str) -> Layout:
             # A chapter must appear with its number in the contents ("3 Samarbejdsmodeller").
             title = title_at(title_pos, line_end(title_pos), loose=False)
             numbered_in_toc = title and f" {number} {' '.join(fold(w) for w in title.split())} " in toc
-            if numbered_in_toc and title[:1].isupper():
+            if title and numbered_in_toc and title[:1].isupper():
                 chapter = number
                 chapter_titles[number] = title
                 heads.append((start, title, 1, number))
@@ -166,7 +162,11 @@ def parse(raw: str) -> Layout:
             words = _words(raw[c:e])
             n = _toc_prefix(words, toc)
             # "Resumé og overblik ADMINISTRATION": a title ends where an ALL-CAPS one begins.
-            caps = [k for k in range(1, n) if len(words[k][0]) > 4 and is_upper_heading(words[k][0]) and not is_upper_heading(words[0][0])]
+            caps = [
+                k
+                for k in range(1, n)
+                if len(words[k][0]) > 4 and is_upper_heading(words[k][0]) and not is_upper_heading(words[0][0])
+            ]
             n = caps[0] if caps else n
             if n and (n >= 2 or len(words[0][0]) >= 6):
                 starts.append((c, raw[c : c + words[n - 1][2]]))

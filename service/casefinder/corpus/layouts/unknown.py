@@ -17,11 +17,17 @@ def parse(raw: str) -> Layout:
     above its cases: "# Katalog", then "## Vejle Kommune: …" per case); deeper headings stay
     inside their unit as its headings. Without headings: standalone lines, else one per file."""
     recase = Recaser(raw)
-    found = [(len(m.group(1)), m.start(), m.end(), clean_heading(m.group(2)))
-             for m in MD_HEADING.finditer(raw) if clean_heading(m.group(2))]
+    found = [
+        (len(m.group(1)), m.start(), m.end(), clean_heading(m.group(2)))
+        for m in MD_HEADING.finditer(raw)
+        if clean_heading(m.group(2))
+    ]
     if not found:
-        return Layout("unknown", standalone_sections(raw, 0, len(raw)),
-                      warning="ukendt layout: én enhed pr. overskrift eller pr. fil")
+        return Layout(
+            "unknown",
+            standalone_sections(raw, 0, len(raw)),
+            warning="ukendt layout: én enhed pr. overskrift eller pr. fil",
+        )
     levels = Counter(level for level, *_ in found)
     carrying = min((level for level, n in levels.items() if n > 1), default=min(levels))
     units = [f for f in found if f[0] <= carrying]
