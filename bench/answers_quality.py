@@ -36,7 +36,6 @@ from scipy.optimize import minimize
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
-from calibrate import split_of  # noqa: E402
 from casefinder.answer.extractive import FEATURES, feature_matrix  # noqa: E402
 from casefinder.config import Settings  # noqa: E402
 from casefinder.engine import Casefinder  # noqa: E402
@@ -45,6 +44,7 @@ from casefinder.evaluate import (  # noqa: E402
     format_answer_table,
     load_queries,
     normalise_fact,
+    split_of,
     summarise_answers,
 )
 

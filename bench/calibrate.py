@@ -30,7 +30,6 @@ How the weights are fitted:
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from collections import defaultdict
@@ -40,7 +39,7 @@ import numpy as np
 
 from casefinder.config import ConfidenceModel, get_settings
 from casefinder.engine import Casefinder
-from casefinder.evaluate import load_queries
+from casefinder.evaluate import load_queries, query_hash, split_of
 from casefinder.search.judge import FEATURES, JUDGED_CASES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,15 +61,6 @@ L2_CANDIDATES = (0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03)
 
 def read_queries(*paths: Path) -> list[dict]:
     return [item for path in paths for item in load_queries(path)]
-
-
-def query_hash(query: str) -> int:
-    """A fixed number per query: it places the query in its split and its fold."""
-    return int(hashlib.sha256(query.encode()).hexdigest(), 16)
-
-
-def split_of(query: str) -> str:
-    return "holdout" if query_hash(query) % 3 == 0 else "fit"
 
 
 def target_case(engine: Casefinder, item: dict) -> str | None:

@@ -218,13 +218,8 @@ def test_held_out_factual_questions_are_answered_with_the_fact_and_its_case(engi
     # bench/calibration/qa.jsonl: questions with the strings a correct answer holds, written by
     # writers who saw neither the dev queries nor the answer scorer; the held-out third is never
     # fitted on. Before the answer scorer: 54 % held the fact and cited its case, the longest 1,357 characters.
-    import sys
-
+    from casefinder.evaluate import evaluate_answers, load_queries, split_of, summarise_answers
     from conftest import ROOT
-
-    sys.path.insert(0, str(ROOT / "bench"))
-    from calibrate import split_of
-    from casefinder.evaluate import evaluate_answers, load_queries, summarise_answers
 
     held_out = [
         i for i in load_queries(ROOT / "bench" / "calibration" / "qa.jsonl") if split_of(i["question"]) == "holdout"

@@ -3,15 +3,12 @@
 The weights were fitted on the other two thirds only (bench/calibrate.py); these queries
 measure how the judgement does on text it has never seen."""
 
-import sys
 from collections import defaultdict
 
 import pytest
 
-from conftest import ROOT, calibration_queries
-
-sys.path.insert(0, str(ROOT / "bench"))
-from calibrate import split_of  # noqa: E402  (the split the weights were fitted by)
+from casefinder.evaluate import split_of  # the split the weights were fitted by
+from conftest import calibration_queries
 
 pytestmark = pytest.mark.corpus  # the bundled corpus, its index and the real model
 

@@ -4,6 +4,7 @@ the lexical fallback and the live swap, in milliseconds and without the model.""
 
 from __future__ import annotations
 
+import re
 import time
 
 import numpy as np
@@ -13,7 +14,7 @@ from fastapi.testclient import TestClient
 from casefinder.api.app import create_app
 from casefinder.config import Settings
 from casefinder.corpus.parse import load_corpus
-from casefinder.engine import BadRequest, Casefinder, LexicalCasefinder
+from casefinder.engine import Casefinder, LexicalCasefinder, Problem, Refused
 from casefinder.index.analyzer import Analyzer
 from casefinder.index.build import build_index
 from casefinder.index.manifest import POINTER
@@ -203,9 +204,9 @@ def test_the_lexical_fallback_searches_by_bm25_and_says_it_is_degraded(tiny):
     assert fallback.search("xyzzy", 3).no_match
     filtered = fallback.search("borgere", 5, schemas.Filters(municipality=["Vejle Kommune"]))
     assert [h.case.municipality for h in filtered.hits] == ["Vejle Kommune"]
-    with pytest.raises(BadRequest) as refused:
+    with pytest.raises(Refused) as refused:
         fallback.ask("Hvem deler it-drift?")
-    assert refused.value.code == "degraded" and refused.value.status == 503
+    assert refused.value.code == "degraded" and refused.value.problem == Problem.UNAVAILABLE
     assert fallback.health()["status"] == "degraded"
 
 
@@ -229,3 +230,9 @@ def test_a_live_engine_swaps_in_what_is_published_and_keeps_serving_through_a_da
     while live.building and time.monotonic() < deadline:
         time.sleep(0.05)
     assert live.current().generation not in (first, second)  # the repaired index, swapped in
+
+
+def test_every_route_in_the_api_docs_says_in_danish_what_it_does(client):
+    operations = [op for path in client.get("/openapi.json").json()["paths"].values() for op in path.values()]
+    defaults = [op["summary"] for op in operations if re.fullmatch(r"(?:[A-Z][a-z]+ ?)+", op["summary"])]
+    assert len(operations) >= 11 and not defaults  # FastAPI's default: "Search Get", "Add Catalogue Route"

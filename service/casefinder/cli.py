@@ -195,6 +195,7 @@ def _eval_answers(engine, items: list[dict], args) -> int:
 
 
 def cmd_cases(args) -> int:
+    from .corpus.models import UNIT_KINDS
     from .corpus.parse import load_corpus
 
     corpus = load_corpus(get_settings().corpus_dir)
@@ -206,7 +207,7 @@ def cmd_cases(args) -> int:
         units = [c for c in cases if c.catalogue == doc.id]
         if not units:
             continue
-        kinds = {k: sum(c.kind == k for c in units) for k in ("case", "proposal", "section")}
+        kinds = {k: sum(c.kind == k for c in units) for k in UNIT_KINDS}
         print(f"{doc.id} ({doc.layout}): " + ", ".join(f"{n} {k}" for k, n in kinds.items() if n))
         for c in units:
             print(f"  {c.kind:<8} {c.start:>7}-{c.end:<7} {c.title[:70]}  [{c.municipality or '—'}]")
@@ -271,7 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from .corpus.parse import CorpusError
-    from .engine import BadRequest
+    from .engine import Refused
     from .index.embedders import EmbedderError
     from .index.manifest import IndexUnavailable
 
@@ -279,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (BadRequest, CorpusError, EmbedderError, IndexUnavailable, OSError, ValueError) as exc:
+    except (Refused, CorpusError, EmbedderError, IndexUnavailable, OSError, ValueError) as exc:
         print(f"fejl: {getattr(exc, 'message', None) or exc}", file=sys.stderr)
         return 2
 

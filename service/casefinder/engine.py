@@ -13,6 +13,7 @@ import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 
 from . import schemas
 from .answer.answerer import Answerer
@@ -29,12 +30,26 @@ from .search.retriever import Hit, Retriever
 CASE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,199}$")
 
 
-class BadRequest(ValueError):
-    """Input a client can fix; ``status`` is the HTTP status to answer with."""
+class Problem(StrEnum):
+    """What kind of refusal it is; the interfaces decide what that means to their clients
+    (``api/app.py`` maps each to an HTTP status)."""
 
-    def __init__(self, code: str, message: str, status: int = 400):
+    INVALID = "invalid"  # the input cannot be used as it is
+    TOO_LARGE = "too_large"  # far beyond a limit
+    UNPROCESSABLE = "unprocessable"  # well-formed, but the library cannot take it
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"  # contradicts the library's state (removing its last catalogue)
+    UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
+    UNAVAILABLE = "unavailable"  # for now: busy, starting, building; try again shortly
+
+
+class Refused(ValueError):
+    """A request the core will not carry out, with a message a person understands (Danish)."""
+
+    def __init__(self, code: str, message: str, problem: Problem = Problem.INVALID):
         super().__init__(message)
-        self.code, self.message, self.status = code, message, status
+        self.code, self.message, self.problem = code, message, problem
 
 
 class AnswerSlots:
@@ -45,7 +60,7 @@ class AnswerSlots:
 
     def _take(self) -> None:
         if not self._free.acquire(blocking=False):
-            raise BadRequest("busy", "Der arbejdes på mange svar lige nu. Prøv igen om lidt.", status=503)
+            raise Refused("busy", "Der arbejdes på mange svar lige nu. Prøv igen om lidt.", Problem.UNAVAILABLE)
 
     @contextmanager
     def hold(self):
@@ -122,16 +137,16 @@ class Casefinder:
 
     def clean_query(self, q: object, name: str = "q") -> str:
         if not isinstance(q, str):
-            raise BadRequest("invalid_query", "Søgningen skal være tekst.")
+            raise Refused("invalid_query", "Søgningen skal være tekst.")
         self.check_text(q)
         q = " ".join(q.split())
         if not q:
-            raise BadRequest("empty_query", "Skriv et eller flere søgeord.")
+            raise Refused("empty_query", "Skriv et eller flere søgeord.")
         if len(q) > self.settings.max_query_chars:
-            raise BadRequest(
+            raise Refused(
                 "query_too_long",
                 f"Søgningen er for lang ({len(q)} tegn); højst {self.settings.max_query_chars} tegn.",
-                status=413 if len(q) > 20 * self.settings.max_query_chars else 400,
+                Problem.TOO_LARGE if len(q) > 20 * self.settings.max_query_chars else Problem.INVALID,
             )
         return q
 
@@ -141,7 +156,7 @@ class Casefinder:
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            raise BadRequest("invalid_text", "Teksten indeholder ugyldige tegn (en enlig surrogat-kode).") from None
+            raise Refused("invalid_text", "Teksten indeholder ugyldige tegn (en enlig surrogat-kode).") from None
         return value
 
     def check_filters(self, filters: schemas.Filters | None) -> schemas.Filters:
@@ -149,8 +164,10 @@ class Casefinder:
         limit = self.settings.max_filter_values
         for name, values in filters.model_dump().items():
             if len(values) > limit:
-                raise BadRequest(
-                    "too_many_values", f"Filteret '{name}' har {len(values)} værdier; højst {limit}.", status=422
+                raise Refused(
+                    "too_many_values",
+                    f"Filteret '{name}' har {len(values)} værdier; højst {limit}.",
+                    Problem.UNPROCESSABLE,
                 )
             for value in values:
                 self.check_text(value)
@@ -158,22 +175,22 @@ class Casefinder:
 
     def check_k(self, k: object) -> int:
         if isinstance(k, bool) or not isinstance(k, int):
-            raise BadRequest("invalid_k", "k skal være et helt tal.")
+            raise Refused("invalid_k", "k skal være et helt tal.")
         if not 1 <= k <= self.settings.max_k:
-            raise BadRequest("invalid_k", f"k skal være mellem 1 og {self.settings.max_k}.")
+            raise Refused("invalid_k", f"k skal være mellem 1 og {self.settings.max_k}.")
         return k
 
     @staticmethod
     def check_id_pattern(value: str, label: str) -> str:
         if not CASE_ID.match(value):
-            raise BadRequest("invalid_id", f"Ugyldigt {label}-id: kun små bogstaver, tal og bindestreg.")
+            raise Refused("invalid_id", f"Ugyldigt {label}-id: kun små bogstaver, tal og bindestreg.")
         return value
 
     @classmethod
     def _checked_id(cls, value: str, found, label: str, definite: str):
         cls.check_id_pattern(value, label)
         if found is None:
-            raise BadRequest("not_found", f"{definite} '{value}' findes ikke.", status=404)
+            raise Refused("not_found", f"{definite} '{value}' findes ikke.", Problem.NOT_FOUND)
         return found
 
     def check_case_id(self, case_id: str) -> Case:
@@ -324,11 +341,11 @@ class LexicalCasefinder(Casefinder):
         self, question: object, k: object = 5, filters: schemas.Filters | None = None, llm: bool = True
     ) -> schemas.AskResponse:
         self.clean_query(question)
-        raise BadRequest("degraded", self.UNAVAILABLE, status=503)
+        raise Refused("degraded", self.UNAVAILABLE, Problem.UNAVAILABLE)
 
     def ask_stream(self, question: object, k: object = 5, filters: schemas.Filters | None = None):
         self.clean_query(question)
-        raise BadRequest("degraded", self.UNAVAILABLE, status=503)
+        raise Refused("degraded", self.UNAVAILABLE, Problem.UNAVAILABLE)
 
     def similar(self, case_id: str, k: int = 10) -> schemas.SearchResponse:
         case = self.check_case_id(case_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -211,3 +212,13 @@ def is_qa_file(items: list[dict]) -> bool:
 
 def evaluate_answers(items: list[dict], corpus, ask: Callable[[str], object]) -> list[AnswerOutcome]:
     return [score_answer(item, ask(item["question"]), answering_cases(corpus, item)) for item in items]
+
+
+def query_hash(query: str) -> int:
+    """A fixed number per query: it places a calibration query in its split and its fold."""
+    return int(hashlib.sha256(query.encode()).hexdigest(), 16)
+
+
+def split_of(query: str) -> str:
+    """Which part of our calibration data a query belongs to: a third is held out, never fitted on."""
+    return "holdout" if query_hash(query) % 3 == 0 else "fit"

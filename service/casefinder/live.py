@@ -19,7 +19,7 @@ import threading
 
 from .config import Settings
 from .corpus.parse import CorpusError, load_corpus
-from .engine import BadRequest, Casefinder, LexicalCasefinder
+from .engine import Casefinder, LexicalCasefinder, Problem, Refused
 from .index.build import PROGRESS, BuildStopped, load_index, open_published, read_progress
 from .index.embedders import Embedder, EmbedderError, load_embedder
 from .index.manifest import POINTER, IndexUnavailable
@@ -45,7 +45,7 @@ class LiveEngine:
         """The engine for one request (it keeps it to the end, whatever is swapped in meanwhile)."""
         engine = self._engine
         if engine is None:
-            raise BadRequest("starting", self.problem or STARTING, status=503)
+            raise Refused("starting", self.problem or STARTING, Problem.UNAVAILABLE)
         return engine
 
     def health(self) -> dict:

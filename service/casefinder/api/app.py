@@ -32,7 +32,7 @@ from .. import schemas
 from ..config import Settings, get_settings
 from ..corpus.library import LastCatalogue, UnknownCatalogue, adding, check_field, remove_catalogue
 from ..corpus.parse import CorpusError
-from ..engine import CASE_ID, BadRequest, Casefinder
+from ..engine import CASE_ID, Casefinder, Problem, Refused
 from ..index.build import BuildStopped, build_index
 from ..index.embedders import EmbedderError
 from ..index.manifest import IndexUnavailable
@@ -46,6 +46,19 @@ from .viewer import render_document
 log = logging.getLogger("casefinder.access")
 HERE = Path(__file__).parent
 SWAGGER_ASSETS = Path(fastapi_offline.__file__).parent / "static"
+
+
+# The one place where the core's refusals become HTTP statuses.
+HTTP_STATUS = {
+    Problem.INVALID: 400,
+    Problem.TOO_LARGE: 413,
+    Problem.UNPROCESSABLE: 422,
+    Problem.NOT_FOUND: 404,
+    Problem.CONFLICT: 409,
+    Problem.UNAUTHORIZED: 401,
+    Problem.FORBIDDEN: 403,
+    Problem.UNAVAILABLE: 503,
+}
 
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:
@@ -200,10 +213,11 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
         )
         return response
 
-    @app.exception_handler(BadRequest)
-    async def bad_request(request: Request, exc: BadRequest):
-        response = error_response(exc.status, exc.code, exc.message)
-        if exc.status == 503:
+    @app.exception_handler(Refused)
+    async def refused(request: Request, exc: Refused):
+        status = HTTP_STATUS[exc.problem]
+        response = error_response(status, exc.code, exc.message)
+        if status == 503:
             response.headers["Retry-After"] = "2"
         return response
 
@@ -236,7 +250,11 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
     # ------------------------------------------------------------------ API
 
     @app.get(
-        "/api/search", response_model=schemas.SearchResponse, tags=["søgning"], responses=errors(400, 413, 422, 503)
+        "/api/search",
+        summary="Søg i katalogerne (GET)",
+        response_model=schemas.SearchResponse,
+        tags=["søgning"],
+        responses=errors(400, 413, 422, 503),
     )
     def search_get(
         request: Request,
@@ -261,7 +279,11 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
         return result
 
     @app.post(
-        "/api/search", response_model=schemas.SearchResponse, tags=["søgning"], responses=errors(400, 413, 422, 503)
+        "/api/search",
+        summary="Søg i katalogerne (POST, med filtre)",
+        response_model=schemas.SearchResponse,
+        tags=["søgning"],
+        responses=errors(400, 413, 422, 503),
     )
     def search_post(request: Request, body: schemas.SearchRequest, engine: Engine):
         result = engine.search(body.q, body.k, body.filters, body.per_case)
@@ -270,6 +292,7 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
 
     @app.post(
         "/api/ask",
+        summary="Kort svar med kildehenvisninger",
         response_model=schemas.AskResponse,
         tags=["svar"],
         dependencies=[Depends(require_api_key)],
@@ -287,6 +310,7 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
 
     @app.post(
         "/v1/chat/completions",
+        summary="Svar i OpenAI's chatformat",
         tags=["svar"],
         dependencies=[Depends(require_api_key)],
         responses=errors(400, 401, 413, 422, 503),
@@ -295,20 +319,33 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
         """OpenAI-compatible: answers the last user message (model name "casefinder")."""
         return openai_compat.complete(engine, body)
 
-    @app.get("/api/cases/{case_id}", response_model=schemas.CaseDetail, tags=["cases"], responses=errors(400, 404, 503))
+    @app.get(
+        "/api/cases/{case_id}",
+        summary="Én case: tekst, kilde og lignende cases",
+        response_model=schemas.CaseDetail,
+        tags=["cases"],
+        responses=errors(400, 404, 503),
+    )
     def case_detail(engine: Engine, case_id: Annotated[str, ID_PATH]):
         return engine.case_detail(case_id)
 
-    @app.get("/api/documents", response_model=list[schemas.DocumentInfo], tags=["kataloger"], responses=errors(503))
+    @app.get(
+        "/api/documents",
+        summary="Katalogerne i biblioteket",
+        response_model=list[schemas.DocumentInfo],
+        tags=["kataloger"],
+        responses=errors(503),
+    )
     def documents(engine: Engine):
         return engine.documents()
 
-    @app.get("/healthz", tags=["drift"])
+    @app.get("/healthz", summary="Driftsstatus: indeks, generation og igangværende bygning", tags=["drift"])
     async def healthz(live: Live):  # on the event loop: answers while every worker thread is busy
         return live.health()
 
     @app.get(
         "/metrics",
+        summary="Prometheus-tællere (administration, når en nøgle er sat)",
         tags=["drift"],
         response_class=PlainTextResponse,
         dependencies=[Depends(require_api_key)],
@@ -327,13 +364,17 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
         try:
             build_index(settings, live.embedder(), progress=False, stop=live.stopping)
         except BuildStopped as exc:
-            raise BadRequest(
-                "stopping", "Tjenesten lukker ned; ændringen gøres færdig ved næste start.", status=503
+            raise Refused(
+                "stopping", "Tjenesten lukker ned; ændringen gøres færdig ved næste start.", Problem.UNAVAILABLE
             ) from exc
         live.refresh()
 
     @app.post(
-        "/api/index", tags=["drift"], dependencies=[Depends(require_admin)], responses=errors(401, 403, 413, 422, 503)
+        "/api/index",
+        summary="Byg indekset om (administration)",
+        tags=["drift"],
+        dependencies=[Depends(require_admin)],
+        responses=errors(401, 403, 413, 422, 503),
     )
     def reindex(live: Live):
         """Rebuild the index from corpus/ (embeds only what changed) and swap it in; on a corpus
@@ -341,11 +382,12 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
         try:
             publish_library(live)
         except (CorpusError, IndexUnavailable, EmbedderError) as exc:
-            raise BadRequest("invalid_corpus", f"Indekset blev ikke bygget om: {exc}", status=422) from exc
+            raise Refused("invalid_corpus", f"Indekset blev ikke bygget om: {exc}", Problem.UNPROCESSABLE) from exc
         return live.health()
 
     @app.post(
         "/api/catalogues",
+        summary="Tilføj et katalog (administration)",
         tags=["drift"],
         dependencies=[Depends(require_admin)],
         status_code=201,
@@ -364,7 +406,7 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
         try:
             check_field("filnavnet", file.filename)
         except CorpusError as exc:
-            raise BadRequest("invalid_catalogue", f"Kataloget blev ikke tilføjet: {exc}", status=422) from exc
+            raise Refused("invalid_catalogue", f"Kataloget blev ikke tilføjet: {exc}", Problem.UNPROCESSABLE) from exc
         with tempfile.TemporaryDirectory() as staging:
             path = Path(staging) / (Path(file.filename or "").name or "katalog")
             with open(path, "wb") as out:
@@ -373,11 +415,14 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
                 with adding(settings.corpus_dir, path, id, title, publisher, year, source) as doc_id:
                     publish_library(live)
             except (CorpusError, IndexUnavailable, EmbedderError) as exc:
-                raise BadRequest("invalid_catalogue", f"Kataloget blev ikke tilføjet: {exc}", status=422) from exc
+                raise Refused(
+                    "invalid_catalogue", f"Kataloget blev ikke tilføjet: {exc}", Problem.UNPROCESSABLE
+                ) from exc
         return {"id": doc_id, **live.health()}
 
     @app.delete(
         "/api/catalogues/{doc_id}",
+        summary="Fjern et katalog (administration)",
         tags=["drift"],
         dependencies=[Depends(require_admin)],
         responses=errors(400, 401, 403, 404, 409, 503),
@@ -389,11 +434,11 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
         try:
             remove_catalogue(settings.corpus_dir, doc_id)
         except UnknownCatalogue as exc:
-            raise BadRequest("not_found", f"Kataloget '{doc_id}' findes ikke.", status=404) from exc
+            raise Refused("not_found", f"Kataloget '{doc_id}' findes ikke.", Problem.NOT_FOUND) from exc
         except LastCatalogue as exc:
-            raise BadRequest("last_catalogue", str(exc), status=409) from exc
+            raise Refused("last_catalogue", str(exc), Problem.CONFLICT) from exc
         except CorpusError as exc:
-            raise BadRequest("invalid_catalogue", str(exc), status=422) from exc
+            raise Refused("invalid_catalogue", str(exc), Problem.UNPROCESSABLE) from exc
         publish_library(live)
         return live.health()
 
@@ -403,7 +448,7 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
     def document_original(doc_id: str, engine: Engine):
         doc = engine.check_document(doc_id)
         if not doc.original or not doc.original.is_file():
-            raise BadRequest("not_found", f"Kataloget '{doc_id}' har ingen original fil.", status=404)
+            raise Refused("not_found", f"Kataloget '{doc_id}' har ingen original fil.", Problem.NOT_FOUND)
         media = mimetypes.guess_type(doc.original.name)[0] or "application/octet-stream"
         return FileResponse(
             doc.original, media_type=media, filename=doc.original.name, content_disposition_type="inline"
@@ -414,9 +459,9 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
         doc = engine.check_document(doc_id)
         if start is None or end is None:
             if start is not None or end is not None:
-                raise BadRequest("invalid_span", f"start og end skal angive et stykke af kataloget (0–{len(doc.raw)}).")
+                raise Refused("invalid_span", f"start og end skal angive et stykke af kataloget (0–{len(doc.raw)}).")
         elif not 0 <= start < end <= len(doc.raw):
-            raise BadRequest("invalid_span", f"start og end skal angive et stykke af kataloget (0–{len(doc.raw)}).")
+            raise Refused("invalid_span", f"start og end skal angive et stykke af kataloget (0–{len(doc.raw)}).")
         cases = [c for c in engine.corpus.cases if c.catalogue == doc.id]
         body = render_document(doc, cases, start, end)
         return templates.TemplateResponse(

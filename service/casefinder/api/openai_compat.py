@@ -8,7 +8,7 @@ import uuid
 
 from .. import schemas
 from ..answer.answerer import actor
-from ..engine import BadRequest, Casefinder
+from ..engine import Casefinder, Refused
 from .streams import AnswerStream
 
 MODEL = "casefinder"
@@ -23,7 +23,7 @@ def _last_user_message(body: schemas.ChatRequest) -> str:
                 content = " ".join(part.text for part in content if part.type == "text")
             if content and content.strip():
                 return content
-    raise BadRequest("no_user_message", "Samtalen indeholder ingen besked fra brugeren.")
+    raise Refused("no_user_message", "Samtalen indeholder ingen besked fra brugeren.")
 
 
 def sources_block(answer: schemas.AskResponse) -> str:

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from starlette.datastructures import QueryParams
 
 from .. import schemas
-from ..engine import BadRequest, Casefinder
+from ..engine import Casefinder, Refused
 
 FACETS = (("municipality", "Kommune"), ("catalogue", "Katalog"), ("area", "Område"))
 EXAMPLES = (
@@ -54,20 +54,20 @@ def page_context(engine: Casefinder, params: QueryParams) -> dict:
     if similar:
         try:
             context["result"] = engine.similar(similar)
-        except BadRequest as exc:
+        except Refused as exc:
             context["error"] = exc.message
         return context
     if not q.strip():
         return context
     try:
         result = engine.search(q, 10, schemas.Filters(**selected))
-    except BadRequest as exc:
+    except Refused as exc:
         context["error"] = exc.message
         return context
     if QUESTION.search(q) and not result.no_match:
         try:  # the LLM only where the operator allows it for the page
             context["answer"] = engine.ask(q, 5, schemas.Filters(**selected), llm=engine.settings.page_llm)
-        except BadRequest:  # busy: the results stand on their own
+        except Refused:  # busy: the results stand on their own
             pass
     context["result"] = result
     context["threshold"] = engine.settings.confidence_threshold

@@ -11,7 +11,7 @@ import secrets
 
 from fastapi import Request
 
-from ..engine import BadRequest
+from ..engine import Problem, Refused
 from ..schemas import ErrorResponse
 
 # No inline script anywhere: pages load theirs from /static; /docs allows its one start-up
@@ -124,7 +124,7 @@ def _given_key(request: Request) -> bytes | None:
 def _check(request: Request, key: str) -> None:
     given = _given_key(request)
     if given is None or not secrets.compare_digest(given, key.encode("utf-8")):
-        raise BadRequest("unauthorized", "Denne handling kræver en gyldig API-nøgle.", status=401)
+        raise Refused("unauthorized", "Denne handling kræver en gyldig API-nøgle.", Problem.UNAUTHORIZED)
 
 
 def require_api_key(request: Request) -> None:
@@ -138,7 +138,7 @@ def require_admin(request: Request) -> None:
     """Administration: closed (403) when no key is configured, else the key is required."""
     key = request.app.state.settings.api_key
     if not key:
-        raise BadRequest(
-            "forbidden", "Administration er slået fra: der er ingen API-nøgle (CASEFINDER_API_KEY).", status=403
+        raise Refused(
+            "forbidden", "Administration er slået fra: der er ingen API-nøgle (CASEFINDER_API_KEY).", Problem.FORBIDDEN
         )
     _check(request, key)

@@ -101,19 +101,3 @@ class Case:
             "start": self.start,
             "end": self.end,
         }
-
-    def to_dict(self) -> dict:
-        return {
-            **self.summary(),
-            "kind": self.kind,
-            "overview": self.overview,
-            "municipalities": self.municipalities,
-            "organisations": self.organisations,
-            "area": self.area,
-            "efficiency_type": self.efficiency_type,
-            "page": self.page,
-            "contacts": [vars(c) for c in self.contacts],
-            "money": self.money,
-            "headings": [vars(h) for h in self.headings],
-            "duplicates": [{"start": s, "end": e} for s, e in self.duplicates],
-        }
