@@ -100,6 +100,17 @@ def _log_config() -> dict:
     return config
 
 
+def cmd_mcp(args) -> int:
+    """The MCP server over stdio, for assistants that start it themselves (Claude Desktop, IDEs).
+    stdout is the protocol's: everything else goes to stderr."""
+    from .engine import Casefinder
+    from .mcp_server import build_server
+
+    engine = Casefinder.load(get_settings(), progress=False)
+    build_server(lambda: engine).run("stdio")
+    return 0
+
+
 def cmd_add(args) -> int:
     from .corpus.library import adding
     from .index.build import build_index
@@ -227,6 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int)
     p.add_argument("--workers", type=int, help="processer (standard: antal kerner)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("mcp", help="MCP-server over stdio til AI-assistenter (samme værktøjer som /mcp)")
+    p.set_defaults(func=cmd_mcp)
 
     p = sub.add_parser("add", help="tilføj et katalog (.txt, .md, .pdf, .docx, .html) og indeksér kun det nye")
     p.add_argument("file")

@@ -13,6 +13,7 @@ import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import fastapi_offline
 from fastapi import Depends, FastAPI, Form, Query, Request, UploadFile
@@ -23,10 +24,13 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from mcp.server.mcpserver import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from pydantic import BeforeValidator
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from starlette.routing import Match, Route
+from starlette.types import Receive, Scope, Send
 
 from .. import schemas
 from ..config import Settings, get_settings
@@ -37,9 +41,18 @@ from ..index.build import BuildStopped, build_index
 from ..index.embedders import EmbedderError
 from ..index.manifest import IndexUnavailable
 from ..live import LiveEngine
+from ..mcp_server import build_server
 from . import openai_compat
 from .page import page_context
-from .security import BodyLimit, add_security_headers, content_security_policy, errors, require_admin, require_api_key
+from .security import (
+    BodyLimit,
+    add_security_headers,
+    check_key,
+    content_security_policy,
+    errors,
+    require_admin,
+    require_api_key,
+)
 from .streams import AnswerStream
 from .viewer import render_document
 
@@ -156,7 +169,8 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
         live = app.state.live
         live.start()  # in the background: /healthz answers at once
         _stop_builds_on_signals(live)
-        yield
+        async with assistant.session_manager.run():
+            yield
         live.stop()
 
     app = FastAPI(
@@ -170,6 +184,7 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
     )
     app.state.settings = settings
     app.state.live = LiveEngine(settings, engine)
+    assistant = build_server(lambda: app.state.live.current())
     app.state.metrics = Metrics()
     templates = Jinja2Templates(directory=HERE / "templates")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -490,4 +505,39 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
     def robots():
         return "User-agent: *\nDisallow: /\n"
 
+    app.router.routes.append(Route("/mcp", _McpEndpoint(assistant, settings), include_in_schema=False))
     return app
+
+
+class _McpEndpoint:
+    """The MCP server's Streamable HTTP endpoint: stateless (any worker answers any request),
+    plain JSON answers, and behind the API key when one is set, as /api/ask is. DNS-rebinding
+    protection (a browser page on another host name reaching a local server) holds while the
+    server listens on loopback; the public host name, where one is configured, is allowed.
+    (A class, so that Starlette routes every method to it as an ASGI app.)"""
+
+    def __init__(self, assistant: MCPServer, settings: Settings):
+        allowed = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
+        if settings.public_base_url:
+            allowed.append(urlsplit(settings.public_base_url).netloc)
+        security = TransportSecuritySettings(
+            enable_dns_rebinding_protection=settings.host in ("127.0.0.1", "localhost", "::1"),
+            allowed_hosts=allowed,
+            allowed_origins=[f"{scheme}://{host}" for host in allowed for scheme in ("http", "https")],
+        )
+        http = assistant.streamable_http_app(
+            streamable_http_path="/mcp", stateless_http=True, json_response=True, transport_security=security
+        )
+        self.mcp = next(r.app for r in http.routes if isinstance(r, Route) and r.path == "/mcp")
+        self.key = settings.api_key
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.key and scope["type"] == "http":
+            try:
+                check_key(Request(scope), self.key)
+            except Refused as exc:
+                response = error_response(HTTP_STATUS[exc.problem], exc.code, exc.message)
+                response.headers["WWW-Authenticate"] = "Bearer"
+                add_security_headers(response.headers)
+                return await response(scope, receive, send)
+        await self.mcp(scope, receive, send)

@@ -121,7 +121,7 @@ def _given_key(request: Request) -> bytes | None:
     return given.strip().encode("latin-1") if given else None
 
 
-def _check(request: Request, key: str) -> None:
+def check_key(request: Request, key: str) -> None:
     given = _given_key(request)
     if given is None or not secrets.compare_digest(given, key.encode("utf-8")):
         raise Refused("unauthorized", "Denne handling kræver en gyldig API-nøgle.", Problem.UNAUTHORIZED)
@@ -131,7 +131,7 @@ def require_api_key(request: Request) -> None:
     """Answers: open when no key is configured, else the key is required."""
     key = request.app.state.settings.api_key
     if key:
-        _check(request, key)
+        check_key(request, key)
 
 
 def require_admin(request: Request) -> None:
@@ -141,4 +141,4 @@ def require_admin(request: Request) -> None:
         raise Refused(
             "forbidden", "Administration er slået fra: der er ingen API-nøgle (CASEFINDER_API_KEY).", Problem.FORBIDDEN
         )
-    _check(request, key)
+    check_key(request, key)
