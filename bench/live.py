@@ -98,9 +98,8 @@ def library(folder: Path) -> None:
         )
         r = httpx.delete(server.url + "/api/catalogues/nye-samarbejder", headers=KEY, timeout=300)
         answered = time.perf_counter()
-        print(
-            f"HTTP remove: answered {r.status_code}; no search finds it {seconds_until(server.url, False, answered):.1f} s after"
-        )
+        gone = seconds_until(server.url, False, answered)
+        print(f"HTTP remove: answered {r.status_code}; no search finds it {gone:.1f} s after the answer")
         (folder / "nye-samarbejder.md").write_text(CATALOGUE, "utf-8")
         subprocess.run(
             [sys.executable, "-m", "casefinder.cli", "add", str(folder / "nye-samarbejder.md")],
