@@ -236,3 +236,13 @@ def test_every_route_in_the_api_docs_says_in_danish_what_it_does(client):
     operations = [op for path in client.get("/openapi.json").json()["paths"].values() for op in path.values()]
     defaults = [op["summary"] for op in operations if re.fullmatch(r"(?:[A-Z][a-z]+ ?)+", op["summary"])]
     assert len(operations) >= 11 and not defaults  # FastAPI's default: "Search Get", "Add Catalogue Route"
+
+
+@pytest.mark.parametrize("blank", ["\x1c", "\x1f \x85", "\ufeff", " \ufeff\t"])
+def test_a_query_of_white_space_by_either_definition_is_empty_to_the_schema_and_the_engine(client, blank):
+    pattern = client.get("/openapi.json").json()["components"]["schemas"]["SearchRequest"]["properties"]["q"]["pattern"]
+    assert re.search(pattern, blank) is None and re.search(pattern, blank + "droner")
+    r = client.post("/api/search", json={"q": blank})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "empty_query"
+    chat = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": blank}]})
+    assert chat.status_code == 400 and chat.json()["error"]["code"] == "no_user_message"

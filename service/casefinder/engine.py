@@ -30,6 +30,13 @@ from .search.retriever import Hit, Retriever
 CASE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,199}$")
 
 
+def visible_text(text: str) -> str:
+    """The text with its runs of white space as single spaces, trimmed. White space is what
+    Python and JSON Schema's regular expressions call it: str.split()'s, and U+FEFF (the schemas'
+    TEXT pattern in schemas.py says the same)."""
+    return " ".join(text.replace("\ufeff", " ").split())
+
+
 class Problem(StrEnum):
     """What kind of refusal it is; the interfaces decide what that means to their clients
     (``api/app.py`` maps each to an HTTP status)."""
@@ -139,7 +146,7 @@ class Casefinder:
         if not isinstance(q, str):
             raise Refused("invalid_query", "Søgningen skal være tekst.")
         self.check_text(q)
-        q = " ".join(q.split())
+        q = visible_text(q)
         if not q:
             raise Refused("empty_query", "Skriv et eller flere søgeord.")
         if len(q) > self.settings.max_query_chars:

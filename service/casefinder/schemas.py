@@ -11,7 +11,9 @@ from pydantic_core import PydanticCustomError
 # What the OpenAPI schema says of a query and of k; the engine checks both itself (engine.py) with
 # its own messages, so these only describe (the defaults of CASEFINDER_MAX_QUERY_CHARS, _MAX_K,
 # _MAX_FILTER_VALUES).
-QUERY_TEXT: JsonDict = {"minLength": 1, "maxLength": 1000, "pattern": r"\S"}
+# At least one character that is white space neither to Python nor to JSON Schema's regular
+# expressions (engine.visible_text): "\S" alone differs between them (U+001C-U+001F, U+0085, U+FEFF).
+QUERY_TEXT: JsonDict = {"minLength": 1, "maxLength": 1000, "pattern": r"[^\s\x1c-\x1f\x85\ufeff]"}
 K_RANGE: JsonDict = {"minimum": 1, "maximum": 50}
 FILTER_VALUES: JsonDict = {"maxItems": 100}
 

@@ -328,7 +328,10 @@ def create_app(settings: Settings | None = None, engine: Casefinder | None = Non
         summary="Svar i OpenAI's chatformat",
         tags=["svar"],
         dependencies=[Depends(require_api_key)],
-        responses=errors(400, 401, 413, 422, 503),
+        responses={
+            200: {"content": {"application/json": {}, "text/event-stream": {}}},
+            **errors(400, 401, 413, 422, 503),
+        },
     )
     def chat_completions(body: schemas.ChatRequest, engine: Engine):
         """OpenAI-compatible: answers the last user message (model name "casefinder")."""

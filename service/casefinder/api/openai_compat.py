@@ -8,7 +8,7 @@ import uuid
 
 from .. import schemas
 from ..answer.answerer import actor
-from ..engine import Casefinder, Refused
+from ..engine import Casefinder, Refused, visible_text
 from .streams import AnswerStream
 
 MODEL = "casefinder"
@@ -21,7 +21,7 @@ def _last_user_message(body: schemas.ChatRequest) -> str:
             content = message.content
             if isinstance(content, list):  # [{"type": "text", "text": …}, …]
                 content = " ".join(part.text for part in content if part.type == "text")
-            if content and content.strip():
+            if content and visible_text(content):
                 return content
     raise Refused("no_user_message", "Samtalen indeholder ingen besked fra brugeren.")
 
