@@ -114,3 +114,23 @@ def test_the_candidate_search_ranks_as_scoring_every_chunk_would(engine, setting
         assert [h.case.id for h in engine.retriever.search(q, 10).hits] == [
             h.case.id for h in exhaustive.search(q, 10).hits
         ], q
+
+
+def test_one_blas_thread_changes_no_answer(engine):
+    """Searches run BLAS on one thread (its spinning threads slowed the next embedding 3-4x);
+    the ranking and the verdict are those of two threads."""
+    from threadpoolctl import threadpool_limits
+
+    queries = [q["query"] for q in calibration_queries()[:40]]
+
+    def outcome():
+        engine.retriever._cache.clear()
+        return [
+            ([h.case.id for h in r.hits], round(r.confidence, 4), r.no_match)
+            for r in (engine.retriever.search(q, 10) for q in queries)
+        ]
+
+    one = outcome()
+    with threadpool_limits(2, user_api="blas"):
+        two = outcome()
+    assert one == two

@@ -10,6 +10,7 @@ from enum import StrEnum
 
 import faiss
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ..config import Settings
 from ..corpus.models import Case
@@ -87,6 +88,11 @@ class Retriever:
         # One query is searched fastest on one thread: FAISS's OpenMP threads cost more than they
         # share (measured at 18,000 chunks: 0.8 ms on one thread, 2.7 ms on two). Builds set their own.
         faiss.omp_set_num_threads(1)
+        # The same for BLAS (numpy's and FAISS's OpenBLAS): its threads spin after each small
+        # product and take the cores from the model's next embedding. Measured in one process,
+        # fresh searches back to back: 110.9 ms with two BLAS threads, 35.5 ms with one, against a
+        # bare embedding of 27-29 ms (bench/profile.md).
+        threadpool_limits(1, user_api="blas")
         self.judge = Judge(index, settings.confidence)
         # Sections yield to the cases they describe (Settings.overview_weight, .section_weight).
         self.kind_weight = np.array(
