@@ -246,3 +246,23 @@ def test_a_query_of_white_space_by_either_definition_is_empty_to_the_schema_and_
     assert r.status_code == 400 and r.json()["error"]["code"] == "empty_query"
     chat = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": blank}]})
     assert chat.status_code == 400 and chat.json()["error"]["code"] == "no_user_message"
+
+
+def test_a_contact_question_that_names_a_role_gets_that_contact_first(tiny, tmp_path):
+    import shutil
+
+    local = tiny.model_copy(update={"corpus_dir": tmp_path / "corpus", "index_dir": tmp_path / "index"})
+    shutil.copytree(tiny.corpus_dir, local.corpus_dir)
+    catalogue = local.corpus_dir / "nye-samarbejder.md"
+    catalogue.write_text(catalogue.read_text("utf-8").replace(
+        "Kontakt: Anne Jensen, sygeplejefaglig leder, anje@vejle.dk",
+        "Kontakt: Anne Jensen, sygeplejefaglig leder, anje@vejle.dk\n\n"
+        "Kontakt: Bo Hansen, økonomikonsulent, boha@vejle.dk\n\n"
+        "Kontakt: Eva Lund, ældrechef, evlu@vejle.dk"), "utf-8")
+    embedder = FakeEmbedder()
+    engine = Casefinder(local, build_index(local, embedder, progress=False), embedder)
+    assert len(engine.corpus.cases[0].contacts) == 3
+    answer = engine.answerer._asked_for_first("Hvem er ældrechef for vagtcentralen?", engine.corpus.cases[0].contacts)
+    assert answer[0].name == "Eva Lund"
+    unasked = engine.answerer._asked_for_first("Hvem kan jeg kontakte?", engine.corpus.cases[0].contacts)
+    assert [c.name for c in unasked] == ["Anne Jensen", "Bo Hansen", "Eva Lund"]

@@ -18,6 +18,7 @@ from .llm import ChatClient, CitationStream, LLMError, Prompts, build_messages, 
 log = logging.getLogger(__name__)
 FALLBACK_NOTE = "Sprogmodellen svarede ikke; svaret er sammensat af uddrag."
 MAX_ANSWER_CHARS = 700  # never longer: a chat reply, not a page
+MAX_CONTACTS = 2  # contacts named in a contact answer
 # The answer quotes the best sentences, best first, while they fit in QUOTED_CHARS and are at
 # least MIN_SHARE as likely to answer as the best (fitted on bench/calibration/qa.jsonl's fit
 # split: more sentences hold the fact more often, at the cost of length).
@@ -137,12 +138,18 @@ class Answerer:
         ranked = self.ranked_sentences(question, hits)
         return compose(ranked) if ranked else []
 
+    def _asked_for_first(self, question: str, contacts: list) -> list:
+        """A case's contacts, those whose name or role the question names first ("hvem er
+        børne- og familiechef …"), else in the case's order."""
+        asked = set(self.index.analyzer(question))
+        return sorted(contacts, key=lambda c: -len(asked & set(self.index.analyzer(c.text))))
+
     def _contacts(self, question: str, hits: list[Hit], note: str | None) -> schemas.AskResponse | None:
         """ "Hvem kan jeg kontakte om …": the best case's contacts, when it names any."""
         if not CONTACT_QUESTION.search(question) or not hits or not hits[0].case.contacts:
             return None
         hit = hits[0]
-        lines = [_contact_line(c) for c in hit.case.contacts[:2]]
+        lines = [_contact_line(c) for c in self._asked_for_first(question, hit.case.contacts)[:MAX_CONTACTS]]
         who = actor(hit.case)
         answer = (
             f"Kontakt om {hit.case.title}"
