@@ -254,11 +254,15 @@ def test_a_contact_question_that_names_a_role_gets_that_contact_first(tiny, tmp_
     local = tiny.model_copy(update={"corpus_dir": tmp_path / "corpus", "index_dir": tmp_path / "index"})
     shutil.copytree(tiny.corpus_dir, local.corpus_dir)
     catalogue = local.corpus_dir / "nye-samarbejder.md"
-    catalogue.write_text(catalogue.read_text("utf-8").replace(
-        "Kontakt: Anne Jensen, sygeplejefaglig leder, anje@vejle.dk",
-        "Kontakt: Anne Jensen, sygeplejefaglig leder, anje@vejle.dk\n\n"
-        "Kontakt: Bo Hansen, økonomikonsulent, boha@vejle.dk\n\n"
-        "Kontakt: Eva Lund, ældrechef, evlu@vejle.dk"), "utf-8")
+    catalogue.write_text(
+        catalogue.read_text("utf-8").replace(
+            "Kontakt: Anne Jensen, sygeplejefaglig leder, anje@vejle.dk",
+            "Kontakt: Anne Jensen, sygeplejefaglig leder, anje@vejle.dk\n\n"
+            "Kontakt: Bo Hansen, økonomikonsulent, boha@vejle.dk\n\n"
+            "Kontakt: Eva Lund, ældrechef, evlu@vejle.dk",
+        ),
+        "utf-8",
+    )
     embedder = FakeEmbedder()
     engine = Casefinder(local, build_index(local, embedder, progress=False), embedder)
     assert len(engine.corpus.cases[0].contacts) == 3
