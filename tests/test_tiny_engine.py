@@ -270,3 +270,10 @@ def test_a_contact_question_that_names_a_role_gets_that_contact_first(tiny, tmp_
     assert answer[0].name == "Eva Lund"
     unasked = engine.answerer._asked_for_first("Hvem kan jeg kontakte?", engine.corpus.cases[0].contacts)
     assert [c.name for c in unasked] == ["Anne Jensen", "Bo Hansen", "Eva Lund"]
+
+
+def test_the_page_says_when_search_runs_without_the_vectors_and_marks_no_hit_weak(tiny):
+    fallback = LexicalCasefinder(tiny, load_corpus(tiny.corpus_dir))
+    with TestClient(create_app(tiny, fallback)) as c:
+        page = c.get("/", params={"q": "droner til broer"}).text
+    assert "kun ordsøgning" in page and "Kolding Kommune" in page and "Svagt match" not in page

@@ -32,7 +32,8 @@ class LiveEngine:
     def __init__(self, settings: Settings, engine: Casefinder | None = None, poll_seconds: float = 1.0):
         self.settings, self.poll_seconds = settings, poll_seconds
         self._engine = engine
-        self._embedder: Embedder | None = engine.embedder if engine is not None else None
+        # A LexicalCasefinder has no model; the first build loads it.
+        self._embedder: Embedder | None = getattr(engine, "embedder", None)
         self._seen = self._pointer_stamp() if engine is not None else None
         self._swap_lock = threading.Lock()
         self._building = threading.Event()  # this process builds now
