@@ -122,7 +122,8 @@ class AppServer:
 class ServeProcess:
     """`casefinder serve` in a child process on a free port, as an operator starts it.
     ``answering_after``: seconds from the start to the first /healthz answer; ``ready_after``:
-    to the first one that says "ok" (waited for unless ``wait_ok`` is False)."""
+    to the moment every worker has said "ok" (waited for unless ``wait_ok`` is False; each worker
+    opens the index on its own, so one worker's "ok" says nothing of the other's)."""
 
     def __init__(
         self, *args: str, env: dict | None = None, output=subprocess.DEVNULL, timeout: float = 300, wait_ok: bool = True
@@ -136,13 +137,17 @@ class ServeProcess:
             stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})},
         )
+        workers = int(args[args.index("--workers") + 1]) if "--workers" in args else 1
+        ready: set[int] = set()  # the workers that said "ok"
         self.answering_after = self.ready_after = None
         while True:
             try:
-                health = httpx.get(self.url + "/healthz", timeout=1)
+                health = httpx.get(self.url + "/healthz", timeout=1).json()  # a new connection each time
                 if self.answering_after is None:
                     self.answering_after = time.perf_counter() - started
-                if not wait_ok or health.json()["status"] == "ok":
+                if health["status"] == "ok":
+                    ready.add(health["worker"])
+                if not wait_ok or len(ready) >= workers:
                     break
             except httpx.HTTPError:
                 pass
