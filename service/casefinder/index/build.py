@@ -33,7 +33,15 @@ from .analyzer import Analyzer, WordStatistics, learn_vocabulary
 from .cache import EmbeddingCache
 from .chunking import Chunk, case_opening, chunk_cases, content_key
 from .embedders import Embedder
-from .generation import Index, cases_with_chunks, describe, load_generation, stored_vectors, write_generation
+from .generation import (
+    Index,
+    cases_with_chunks,
+    checked_vectors,
+    describe,
+    load_generation,
+    stored_vectors,
+    write_generation,
+)
 from .manifest import (
     GENERATIONS,
     POINTER,
@@ -43,7 +51,6 @@ from .manifest import (
     expected_manifest,
     publish,
     read_pointer,
-    sha256_of,
     write_atomic,
 )
 from .sentences import sentence_pieces
@@ -285,14 +292,10 @@ def _legacy_vectors(index_dir: Path) -> dict[str, np.ndarray]:
     """An index written before generations (format 6): its vectors, while their SHA-256 holds."""
     try:
         manifest = json.loads((index_dir / POINTER).read_text("utf-8"))
-        files, hashes = manifest["files"], manifest["sha256"]
-        if any(sha256_of(index_dir / files[f]) != hashes[files[f]] for f in ("keys", "vectors")):
-            return {}
-        keys = json.loads((index_dir / files["keys"]).read_text("utf-8"))
-        vectors = np.load(index_dir / files["vectors"], mmap_mode="r")
+        keys, vectors, hashes = manifest["files"]["keys"], manifest["files"]["vectors"], manifest["sha256"]
+        return checked_vectors(index_dir / keys, index_dir / vectors, hashes.get(keys), hashes.get(vectors))
     except (OSError, KeyError, TypeError, ValueError, AttributeError):
         return {}
-    return dict(zip(keys, vectors)) if len(keys) == len(vectors) else {}
 
 
 def _remove_unused(index_dir: Path, keep: set[str | None]) -> None:

@@ -243,13 +243,22 @@ def stored_vectors(index_dir: Path, name: str) -> dict[str, np.ndarray]:
     """The vectors generation ``name`` holds, by content key, while their SHA-256 holds (else none):
     what a build takes back into a cache that lost them."""
     try:
-        manifest = describe(index_dir, name)
-        folder = index_dir / GENERATIONS / name
-        for file in (FILES["keys"], FILES["vectors"]):
-            if sha256_of(folder / file) != manifest["sha256"].get(file):
-                return {}
-        keys = json.loads((folder / FILES["keys"]).read_text("utf-8"))
-        vectors = np.load(folder / FILES["vectors"], mmap_mode="r")
-    except (IndexUnavailable, OSError, ValueError):
+        hashes = describe(index_dir, name)["sha256"]
+    except IndexUnavailable:
         return {}
-    return dict(zip(keys, vectors)) if len(keys) == len(vectors) else {}
+    folder = index_dir / GENERATIONS / name
+    keys, vectors = FILES["keys"], FILES["vectors"]
+    return checked_vectors(folder / keys, folder / vectors, hashes.get(keys), hashes.get(vectors))
+
+
+def checked_vectors(keys: Path, vectors: Path, keys_sha: str | None, vectors_sha: str | None) -> dict[str, np.ndarray]:
+    """Vectors by content key from a keys file and its vectors file, only while both have the
+    SHA-256 expected of them: a damaged byte is never taken for a vector."""
+    try:
+        if sha256_of(keys) != keys_sha or sha256_of(vectors) != vectors_sha:
+            return {}
+        names = json.loads(keys.read_text("utf-8"))
+        rows = np.load(vectors, mmap_mode="r")
+    except (OSError, ValueError):
+        return {}
+    return dict(zip(names, rows)) if len(names) == len(rows) else {}
